@@ -1,0 +1,220 @@
+"""The record of what was ingested (SQLite): sources and their content hashes, articles, chunks.
+
+It is the source of truth the vector store follows. Rows are written *before* vectors are added and
+deleted *after* vectors are removed, so Chroma never holds a chunk the catalog does not know; a source
+stays `pending` until its vectors are stored, so an interrupted ingest is finished by the next one."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from qa.schema import Article, Chunk, Section
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources (
+    path TEXT PRIMARY KEY, file_hash TEXT NOT NULL, state TEXT NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS source_articles (
+    path TEXT NOT NULL, article_id TEXT NOT NULL, PRIMARY KEY (path, article_id));
+CREATE INDEX IF NOT EXISTS source_articles_by_article ON source_articles(article_id);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY, title TEXT, published TEXT, source TEXT, url TEXT, author TEXT, caption TEXT,
+    external_id TEXT, text TEXT NOT NULL, added REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY, article_id TEXT NOT NULL, idx INTEGER NOT NULL, section TEXT NOT NULL,
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_ARTICLE_COLUMNS = "id, title, published, source, url, author, caption, external_id, text"
+
+
+class SourceState(str, Enum):
+    PENDING = "pending"  # rows written, vectors maybe not yet
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class ArticleSummary:
+    id: str
+    title: str | None
+    published: str | None
+    source: str | None
+    external_id: str | None
+    chunks: int
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk with the article metadata retrieval needs."""
+
+    chunk: Chunk
+    title: str | None
+    published: str | None
+    source: str | None
+    external_id: str | None
+
+
+class Catalog:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _transaction(self):
+        return _Transaction(self._conn, self._lock)
+
+    # ---------------------------------------------------------------- sources
+    def source_state(self, path: str) -> tuple[str, SourceState] | None:
+        row = self._conn.execute("SELECT file_hash, state FROM sources WHERE path = ?", (path,)).fetchone()
+        return (row[0], SourceState(row[1])) if row else None
+
+    def source_paths(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT path FROM sources ORDER BY path")]
+
+    def begin_source(self, path: str, file_hash: str, articles: Sequence[Article], chunks: Sequence[Chunk]) -> None:
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO sources(path, file_hash, state, updated) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(path) DO UPDATE SET file_hash=excluded.file_hash, state=excluded.state, "
+                "updated=excluded.updated",
+                (path, file_hash, SourceState.PENDING.value, now),
+            )
+            db.executemany(
+                f"INSERT OR IGNORE INTO articles({_ARTICLE_COLUMNS}, added) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (a.id, a.title, a.published, a.source, a.url, a.author, a.caption, a.external_id, a.text, now)
+                    for a in articles
+                ],
+            )
+            db.executemany(
+                'INSERT OR IGNORE INTO chunks(id, article_id, idx, section, start, "end", text) VALUES (?,?,?,?,?,?,?)',
+                [(c.id, c.article_id, c.index, c.section.value, c.start, c.end, c.text) for c in chunks],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO source_articles(path, article_id) VALUES (?, ?)",
+                [(path, a.id) for a in articles],
+            )
+            self._bump(db)
+
+    def finish_source(self, path: str, article_ids: Iterable[str]) -> None:
+        keep = sorted(set(article_ids))
+        with self._transaction() as db:
+            marks = ",".join("?" * len(keep))
+            db.execute(f"DELETE FROM source_articles WHERE path = ? AND article_id NOT IN ({marks})", (path, *keep))
+            db.execute("UPDATE sources SET state = ? WHERE path = ?", (SourceState.DONE.value, path))
+
+    def remove_source(self, path: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM source_articles WHERE path = ?", (path,))
+            db.execute("DELETE FROM sources WHERE path = ?", (path,))
+            self._bump(db)
+
+    def unreferenced_articles(self) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT id FROM articles WHERE id NOT IN (SELECT article_id FROM source_articles)"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def delete_articles(self, article_ids: Sequence[str]) -> None:
+        with self._transaction() as db:
+            for aid in article_ids:
+                db.execute("DELETE FROM chunks WHERE article_id = ?", (aid,))
+                db.execute("DELETE FROM articles WHERE id = ?", (aid,))
+                db.execute("DELETE FROM source_articles WHERE article_id = ?", (aid,))
+            self._bump(db)
+
+    # ---------------------------------------------------------------- generation (for the BM25 index)
+    def _bump(self, db) -> None:
+        db.execute(
+            "INSERT INTO meta(key, value) VALUES ('generation', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    def generation(self) -> int:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    # ---------------------------------------------------------------- reading
+    def article(self, article_id: str) -> Article | None:
+        row = self._conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if not row:
+            return None
+        _, title, published, source, url, author, caption, external_id, text = row
+        return Article(text, title, published, source, url, author, caption, external_id)
+
+    def articles(self) -> list[ArticleSummary]:
+        rows = self._conn.execute(
+            "SELECT a.id, a.title, a.published, a.source, a.external_id, COUNT(c.id) FROM articles a "
+            "LEFT JOIN chunks c ON c.article_id = a.id GROUP BY a.id ORDER BY a.published DESC, a.title"
+        ).fetchall()
+        return [ArticleSummary(*row) for row in rows]
+
+    def count_articles(self) -> int:
+        return self._conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+
+    def count_chunks(self) -> int:
+        return self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    def chunk_id_set(self) -> set[str]:
+        return {r[0] for r in self._conn.execute("SELECT id FROM chunks")}
+
+    def chunk_ids_of(self, article_ids: Sequence[str]) -> list[str]:
+        marks = ",".join("?" * len(article_ids))
+        return [r[0] for r in self._conn.execute(f"SELECT id FROM chunks WHERE article_id IN ({marks})", article_ids)]
+
+    def chunks(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]:
+        if not chunk_ids:
+            return {}
+        result: dict[str, StoredChunk] = {}
+        ids = list(chunk_ids)
+        for i in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+            batch = ids[i : i + 900]
+            marks = ",".join("?" * len(batch))
+            rows = self._conn.execute(
+                'SELECT c.id, c.article_id, c.idx, c.section, c.start, c."end", c.text, '
+                "a.title, a.published, a.source, a.external_id FROM chunks c JOIN articles a ON a.id = c.article_id "
+                f"WHERE c.id IN ({marks})",
+                batch,
+            ).fetchall()
+            for cid, aid, idx, section, start, end, text, title, published, source, external_id in rows:
+                chunk = Chunk(aid, idx, text, start, end, Section(section))
+                result[cid] = StoredChunk(chunk, title, published, source, external_id)
+        return result
+
+    def iter_chunks(self) -> Iterator[StoredChunk]:
+        rows = self._conn.execute(
+            'SELECT c.article_id, c.idx, c.section, c.start, c."end", c.text, a.title, a.published, a.source, '
+            "a.external_id FROM chunks c JOIN articles a ON a.id = c.article_id ORDER BY c.article_id, c.idx"
+        )
+        for aid, idx, section, start, end, text, title, published, source, external_id in rows:
+            yield StoredChunk(Chunk(aid, idx, text, start, end, Section(section)), title, published, source, external_id)
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection, lock: threading.RLock):
+        self.conn, self.lock = conn, lock
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.lock.acquire()
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.lock.release()

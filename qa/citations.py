@@ -1,0 +1,80 @@
+"""Citations: every answer sentence ends with [n], pointing at a verbatim quote (article, offsets)."""
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+from qa.schema import Article, Citation, Section
+
+
+class Quotable(Protocol):
+    """What a citation is made from: a span of an article section (answering.ScoredSentence)."""
+
+    start: int
+    end: int
+    text: str
+
+
+class ArticleLookup(Protocol):
+    def article(self, article_id: str) -> Article | None: ...
+
+
+class CitationError(AssertionError):
+    """A quote that is not verbatim at its offsets: always a bug, never shown to a user."""
+
+
+def cite(sentences: Sequence) -> tuple[str, list[Citation]]:
+    """Answer text where each sentence ends with its marker, and the citations (one per distinct quote)."""
+    citations: list[Citation] = []
+    numbers: dict[tuple[str, str, int, int], int] = {}
+    parts: list[str] = []
+    for sentence in sentences:
+        passage = sentence.passage
+        key = (passage.article_id, passage.chunk.section.value, sentence.start, sentence.end)
+        if key not in numbers:
+            numbers[key] = len(citations) + 1
+            citations.append(
+                Citation(
+                    n=numbers[key],
+                    article_id=passage.article_id,
+                    title=passage.title,
+                    published=passage.published,
+                    quote=sentence.text,
+                    start=sentence.start,
+                    end=sentence.end,
+                    section=passage.chunk.section,
+                    source=passage.source,
+                )
+            )
+        parts.append(f"{readable(sentence.text)} [{numbers[key]}]")
+    return " ".join(parts), citations
+
+
+def readable(quote: str) -> str:
+    """The quote as a sentence of the answer: quotation marks left open by sentence splitting removed."""
+    text = quote.strip()
+    for opening, closing in (("“", "”"), ("‘", "’")):
+        if text.count(opening) != text.count(closing):
+            text = text.replace(opening, "").replace(closing, "") if opening == "“" else text
+    if text.count('"') % 2:
+        text = text.replace('"', "")
+    return text.strip()
+
+
+def verify(citations: Sequence[Citation], articles: ArticleLookup) -> list[str]:
+    """Problems found: each citation's quote must be exactly its article section's text at its offsets."""
+    problems = []
+    for citation in citations:
+        article = articles.article(citation.article_id)
+        if article is None:
+            problems.append(f"[{citation.n}] article {citation.article_id} is not in the store")
+            continue
+        found = article.section_text(Section(citation.section))[citation.start : citation.end]
+        if found != citation.quote:
+            problems.append(f"[{citation.n}] quote differs from {citation.article_id}[{citation.start}:{citation.end}]")
+    return problems
+
+
+def check(citations: Sequence[Citation], articles: ArticleLookup) -> None:
+    problems = verify(citations, articles)
+    if problems:
+        raise CitationError("; ".join(problems))

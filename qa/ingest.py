@@ -1,0 +1,124 @@
+"""Ingestion: files → articles → chunks → catalog + vectors + BM25. Incremental and safe to interrupt."""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from tqdm import tqdm
+
+from qa.articles import ArticleError, ParsedFile, discover, load_file
+from qa.catalog import SourceState
+from qa.chunking import Chunker
+from qa.schema import Chunk
+from qa.store import Store
+
+@dataclass
+class IngestReport:
+    files_seen: int = 0
+    files_ingested: int = 0
+    files_unchanged: int = 0
+    articles_ingested: int = 0
+    chunks_embedded: int = 0
+    articles_removed: int = 0
+    sources_pruned: int = 0
+    skipped: list[str] = field(default_factory=list)
+    errors: list[ArticleError] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors)
+
+    def summary(self) -> str:
+        parts = [
+            f"{self.files_ingested} file(s) ingested ({self.articles_ingested} articles, "
+            f"{self.chunks_embedded} chunks embedded)",
+            f"{self.files_unchanged} unchanged",
+        ]
+        if self.articles_removed:
+            parts.append(f"{self.articles_removed} old article version(s) removed")
+        if self.sources_pruned:
+            parts.append(f"{self.sources_pruned} missing file(s) pruned")
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} file(s) of unsupported type skipped")
+        if self.errors:
+            parts.append(f"{len(self.errors)} error(s)")
+        return "; ".join(parts) + f" in {self.seconds:.1f}s"
+
+
+class Ingestor:
+    def __init__(self, store: Store, chunker: Chunker | None = None):
+        self.store = store
+        self.chunker = chunker or Chunker(store.encoder.count_tokens, store.settings.max_chunk_tokens)
+
+    def run(self, paths: Iterable[Path | str], prune: bool = False, progress: bool = True) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        found = discover(paths)
+        report.files_seen = len(found.files)
+        report.skipped = [str(p) for p in found.skipped]
+        report.errors.extend(found.errors)
+        catalog = self.store.catalog
+        generation_before = catalog.generation()
+
+        # 1. Read, hash, parse and chunk what changed.
+        todo: list[tuple[str, str, ParsedFile, list[Chunk]]] = []
+        for path in tqdm(found.files, desc="reading", unit="file", disable=not progress, leave=False):
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                report.errors.append(ArticleError(path, f"cannot read file ({exc.strerror or exc})"))
+                continue
+            file_hash = hashlib.sha256(data).hexdigest()
+            if catalog.source_state(str(path)) == (file_hash, SourceState.DONE):
+                report.files_unchanged += 1
+                continue
+            try:
+                parsed = load_file(path, data)
+            except ArticleError as exc:
+                report.errors.append(exc)  # what was stored from an earlier version of the file stays
+                continue
+            report.errors.extend(parsed.errors)
+            chunks = [chunk for article in parsed.articles for chunk in self.chunker.split(article)]
+            todo.append((str(path), file_hash, parsed, chunks))
+
+        # 2. Record, embed and store, in groups; a source is marked done only once its vectors are in.
+        total_chunks = sum(len(chunks) for *_, chunks in todo)
+        with tqdm(total=total_chunks, desc="embedding", unit="chunk", disable=not progress or not todo) as bar:
+            group: list[tuple[str, str, ParsedFile, list[Chunk]]] = []
+            for item in todo:
+                group.append(item)
+                # Big groups keep the encoder busy; each group is committed as soon as it is stored.
+                if sum(len(g[3]) for g in group) >= self.store.settings.ingest_group_chunks:
+                    self._store_group(group, report, bar)
+                    group = []
+            if group:
+                self._store_group(group, report, bar)
+
+        # 3. Sources whose files are gone (on request), then articles nobody references any more.
+        if prune:
+            for source in catalog.source_paths():
+                if not Path(source).exists():
+                    catalog.remove_source(source)
+                    report.sources_pruned += 1
+        report.articles_removed = self.store.collect_garbage()
+        if catalog.generation() != generation_before:
+            self.store.rebuild_lexical()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _store_group(self, group, report: IngestReport, bar) -> None:
+        catalog = self.store.catalog
+        for path, file_hash, parsed, chunks in group:
+            catalog.begin_source(path, file_hash, parsed.articles, chunks)
+        chunks = [c for *_, file_chunks in group for c in file_chunks]
+        embedded = self.store.embed_and_upsert(chunks)
+        bar.update(len(chunks))
+        report.chunks_embedded += embedded
+        for path, _, parsed, _ in group:
+            catalog.finish_source(path, [a.id for a in parsed.articles])
+            report.files_ingested += 1
+            report.articles_ingested += len(parsed.articles)

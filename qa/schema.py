@@ -1,0 +1,124 @@
+"""The typed records that flow through the whole house: Article → Chunk → Passage → Citation → Answer."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Section(str, Enum):
+    """Which text of an article a chunk or citation points into (offsets are relative to it)."""
+
+    BODY = "body"
+    CAPTION = "caption"
+
+
+@dataclass(frozen=True)
+class Article:
+    text: str
+    title: str | None = None
+    published: str | None = None  # ISO date (YYYY-MM-DD) when known, never guessed
+    source: str | None = None  # file path (or path#line / feed entry) it came from
+    url: str | None = None
+    author: str | None = None
+    caption: str | None = None  # photo caption / credit line, searchable and citable
+    external_id: str | None = None  # the id the source gave it (JSONL `id`, feed guid)
+
+    @property
+    def id(self) -> str:
+        """Stable content hash: same content → same id, whatever file it came from."""
+        digest = hashlib.sha256()
+        for part in (self.title or "", self.published or "", self.caption or "", self.text):
+            digest.update(part.encode("utf-8"))
+            digest.update(b"\x00")
+        return digest.hexdigest()[:20]
+
+    def section_text(self, section: Section) -> str:
+        return (self.caption or "") if section is Section.CAPTION else self.text
+
+
+@dataclass(frozen=True)
+class Chunk:
+    article_id: str
+    index: int
+    text: str  # verbatim: article.section_text(section)[start:end]
+    start: int
+    end: int
+    section: Section = Section.BODY
+
+    @property
+    def id(self) -> str:
+        return f"{self.article_id}:{self.index}"
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its article's metadata and the scores that ranked it."""
+
+    chunk: Chunk
+    title: str | None
+    published: str | None
+    source: str | None
+    score: float
+    rank: int
+    scores: dict[str, float] = field(default_factory=dict)  # per-signal scores (dense, bm25, ...)
+    external_id: str | None = None
+
+    @property
+    def article_id(self) -> str:
+        return self.chunk.article_id
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "article_id": self.article_id,
+            "external_id": self.external_id,
+            "title": self.title,
+            "published": self.published,
+            "source": self.source,
+            "section": self.chunk.section.value,
+            "start": self.chunk.start,
+            "end": self.chunk.end,
+            "text": self.chunk.text,
+            "score": round(self.score, 6),
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    article_id: str
+    title: str | None
+    published: str | None
+    quote: str  # verbatim: article.section_text(section)[start:end]
+    start: int
+    end: int
+    section: Section = Section.BODY
+    source: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["section"] = self.section.value
+        return data
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    confidence: float | None = None  # calibrated probability that the articles answer the question
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }

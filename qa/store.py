@@ -1,0 +1,166 @@
+"""The store: catalog (SQLite) + vectors (Chroma, on disk or a server) + BM25, kept in step."""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+
+from qa.catalog import Catalog
+from qa.chunking import embedding_prefix
+from qa.config import Settings
+from qa.embedding import ChromaEmbeddingFunction, Encoder, get_encoder
+from qa.lexical import LexicalIndex
+from qa.schema import Chunk
+
+log = logging.getLogger(__name__)
+
+
+class VectorIndex:
+    """One Chroma collection of chunk vectors (cosine space), ids = chunk ids."""
+
+    def __init__(self, settings: Settings, encoder: Encoder):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if settings.chroma_url:
+            url = urlparse(settings.chroma_url)
+            self.client = chromadb.HttpClient(
+                host=url.hostname or "127.0.0.1",
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        else:
+            settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+            self.client = chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+        self.collection = self.client.get_or_create_collection(
+            settings.collection,
+            embedding_function=ChromaEmbeddingFunction(encoder),
+            configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(ids), 1000):
+            found.update(self.collection.get(ids=list(ids[i : i + 1000]), include=[])["ids"])
+        return found
+
+    def all_ids(self) -> set[str]:
+        return set(self.collection.get(include=[])["ids"])
+
+    def upsert(self, ids: list[str], embeddings: np.ndarray, documents: list[str], metadatas: list[dict]) -> None:
+        step = 1000  # well under Chroma's max batch size
+        for i in range(0, len(ids), step):
+            self.collection.upsert(
+                ids=ids[i : i + step],
+                embeddings=embeddings[i : i + step],
+                documents=documents[i : i + step],
+                metadatas=metadatas[i : i + step],
+            )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for i in range(0, len(ids), 1000):
+            self.collection.delete(ids=list(ids[i : i + 1000]))
+
+    def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity), best first."""
+        total = self.count()
+        if not total:
+            return []
+        result = self.collection.query(
+            query_embeddings=[vector], n_results=min(n, total), where=where or None, include=["distances"]
+        )
+        return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0])]
+
+
+class Store:
+    def __init__(self, settings: Settings, encoder: Encoder | None = None):
+        self.settings = settings
+        self.encoder = encoder or get_encoder(settings.embedding_model, settings.embed_batch_size)
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(settings.catalog_path)
+        self.vectors = VectorIndex(settings, self.encoder)
+        self._lexical: LexicalIndex | None = None
+        self._lexical_lock = threading.Lock()
+
+    def is_empty(self) -> bool:
+        return self.catalog.count_articles() == 0
+
+    # ---------------------------------------------------------------- writing
+    def embed_and_upsert(self, chunks: Sequence[Chunk]) -> int:
+        """Embed and store the chunks Chroma does not hold yet; returns how many were embedded."""
+        missing_ids = set(c.id for c in chunks) - self.vectors.existing_ids([c.id for c in chunks])
+        todo = [c for c in chunks if c.id in missing_ids]
+        if not todo:
+            return 0
+        rows = self.catalog.chunks([c.id for c in todo])
+        texts = [embedding_prefix(rows[c.id].title, rows[c.id].published) + c.text for c in todo]
+        vectors = self.encoder.encode(texts)
+        metadatas = [self._metadata(rows[c.id]) for c in todo]
+        self.vectors.upsert([c.id for c in todo], vectors, [c.text for c in todo], metadatas)
+        return len(todo)
+
+    @staticmethod
+    def _metadata(stored) -> dict:
+        chunk = stored.chunk
+        meta = {
+            "article_id": chunk.article_id,
+            "index": chunk.index,
+            "section": chunk.section.value,
+            "start": chunk.start,
+            "end": chunk.end,
+        }
+        for key in ("title", "published", "source", "external_id"):
+            value = getattr(stored, key)
+            if value is not None:  # Chroma metadata cannot hold None
+                meta[key] = value
+        if stored.published:
+            meta["published_day"] = int(stored.published.replace("-", ""))  # for date-range filters
+        return meta
+
+    def delete_articles(self, article_ids: Sequence[str]) -> None:
+        """Vectors first, rows second: an interruption leaves rows that the next clean-up removes."""
+        if not article_ids:
+            return
+        self.vectors.delete(self.catalog.chunk_ids_of(article_ids))
+        self.catalog.delete_articles(article_ids)
+
+    def collect_garbage(self) -> int:
+        orphans = self.catalog.unreferenced_articles()
+        self.delete_articles(orphans)
+        stray = self.vectors.all_ids() - self.catalog.chunk_id_set()
+        if stray:  # vectors whose rows are gone (a clean-up interrupted between the two deletes)
+            self.vectors.delete(sorted(stray))
+        return len(orphans)
+
+    # ---------------------------------------------------------------- BM25
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index matching the catalog's current generation (loaded or rebuilt as needed)."""
+        generation = self.catalog.generation()
+        with self._lexical_lock:
+            if self._lexical is not None and self._lexical.generation == generation:
+                return self._lexical
+            loaded = LexicalIndex.load(self.settings.bm25_dir)
+            if loaded is None or loaded.generation != generation:
+                loaded = self.rebuild_lexical(generation)
+            self._lexical = loaded
+            return loaded
+
+    def rebuild_lexical(self, generation: int | None = None) -> LexicalIndex:
+        generation = self.catalog.generation() if generation is None else generation
+        ids, texts = [], []
+        for stored in self.catalog.iter_chunks():
+            ids.append(stored.chunk.id)
+            texts.append(embedding_prefix(stored.title, stored.published) + stored.chunk.text)
+        index = LexicalIndex.build(ids, texts, generation)
+        index.save(self.settings.bm25_dir)
+        self._lexical = index
+        return index
+

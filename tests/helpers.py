@@ -1,0 +1,54 @@
+"""Small builders for test inputs (a real PDF, feeds) made without network or extra packages."""
+from __future__ import annotations
+
+
+def minimal_pdf(lines: list[str], title: str | None = None) -> bytes:
+    """A valid one-page PDF whose text pypdf can extract."""
+
+    def escape(text: str) -> str:
+        return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+    stream = "BT /F1 12 Tf 72 720 Td 14 TL " + " ".join(f"({escape(line)}) Tj T*" for line in lines) + " ET"
+    info = f"<< /Title ({escape(title)}) >>" if title else "<< >>"
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        "/Resources << /Font << /F1 5 0 R >> >> >>",
+        f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        info,
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1")
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for offset in offsets:
+        out += f"{offset:010d} 00000 n \n".encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info 6 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return out
+
+
+RSS = """<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Harbor News</title><link>http://example.test/</link>
+<item><title>Ferry service resumes</title><link>http://example.test/ferry</link>
+<guid>ferry-1</guid><pubDate>Tue, 04 Mar 2025 10:00:00 GMT</pubDate>
+<description>&lt;p&gt;The harbor ferry resumed service on Monday after a two-week strike.&lt;/p&gt;&lt;p&gt;Captain Lina Ortiz said the crews had agreed to a new contract.&lt;/p&gt;</description></item>
+<item><title>Lighthouse repainted</title><link>http://example.test/lighthouse</link>
+<pubDate>Wed, 05 Mar 2025 09:00:00 GMT</pubDate>
+<description>The old lighthouse was repainted red and white by volunteers.</description></item>
+</channel></rss>
+"""
+
+ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Valley Gazette</title><id>urn:valley</id>
+<updated>2024-11-02T12:00:00Z</updated>
+<entry><title>Orchard wins award</title><id>urn:valley:orchard</id><link href="http://example.test/orchard"/>
+<published>2024-11-01T08:30:00Z</published><updated>2024-11-02T12:00:00Z</updated>
+<author><name>Sam Reed</name></author>
+<content type="html">&lt;p&gt;The Miller orchard won the regional apple award for its late-harvest cider.&lt;/p&gt;</content></entry>
+</feed>
+"""
