@@ -1,0 +1,111 @@
+"""The `qa` command, run as a user runs it (subprocess), against a temporary index."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, make_settings
+from qa.engine import Engine
+
+
+def run_qa(args, index_dir: Path, stdin: str | None = None, **env_extra):
+    env = dict(os.environ, QA_INDEX_DIR=str(index_dir), **env_extra)
+    return subprocess.run(
+        [sys.executable, "-m", "qa.cli", *args], env=env, cwd=ROOT, input=stdin, capture_output=True, text=True,
+        timeout=600,
+    )
+
+
+def test_ask_indexes_the_samples_on_first_use_and_prints_json(tmp_path: Path):
+    result = run_qa(["ask", "--json", "What did Sullivan convey?"], tmp_path / "index")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["abstained"] is False and len(data["citations"]) >= 2
+    assert {c["published"] for c in data["citations"]} == {"2021-05-12"}
+
+    human = run_qa(["ask", "What is the population of Gaza?"], tmp_path / "index")
+    assert human.returncode == 0 and human.stdout.startswith("The articles don't say")
+
+
+def test_ask_reads_questions_from_stdin(tmp_path: Path):
+    result = run_qa(["ask", "-"], tmp_path / "index", stdin="What did Sullivan convey?\n\nWho will travel to Israel?\n")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [d["question"] for d in lines] == ["What did Sullivan convey?", "Who will travel to Israel?"]
+    assert "Hady Amr" in lines[1]["answer"]
+
+
+def test_ingest_reports_bad_files_and_exit_status(tmp_path: Path, sample_articles: Path):
+    (sample_articles / "bad.txt").write_bytes(b"\x00\x00binary")
+    (sample_articles / "notes.xyz").write_text("ignored in folders")
+    index = tmp_path / "index"
+    result = run_qa(["ingest", "-q", str(sample_articles), str(tmp_path / "nope.txt")], index)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2
+    assert any("bad.txt: binary file" in e for e in errors) and any("nope.txt: no such file" in e for e in errors)
+    assert "2 file(s) ingested" in result.stderr and "1 file(s) of unsupported type skipped" in result.stderr
+    again = run_qa(["ingest", "-q", str(sample_articles / "000_8e03b75251222fb2.txt")], index)
+    assert again.returncode == 0 and "1 unchanged" in again.stderr
+
+
+def test_terminal_output_neutralises_escape_sequences(tmp_path: Path):
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    (folder / "evil.txt").write_text(
+        "Title: Harbor \x1b[31mred\x1b[0m news\n\nThe harbor master \x1b]0;pwned\x07 resigned on Friday after the audit.\n"
+    )
+    index = tmp_path / "index"
+    assert run_qa(["ingest", "-q", str(folder)], index, QA_AUTO_INDEX_EXAMPLES="false").returncode == 0
+    result = run_qa(["ask", "Why did the harbor master resign?"], index, QA_AUTO_INDEX_EXAMPLES="false")
+    assert result.returncode == 0 and "\x1b" not in result.stdout and "resigned" in result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path):
+    """A real Chroma server on 127.0.0.1 (the `chroma` CLI that ships with chromadb)."""
+    port = _free_port()
+    chroma = Path(sys.executable).parent / "chroma"
+    proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(150):
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("chroma server did not start")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_chroma_server_via_url(chroma_server: str, tmp_path: Path, sample_articles: Path):
+    settings = make_settings(tmp_path / "index", chroma_url=chroma_server)
+    engine = Engine(settings)
+    report = engine.ingest([sample_articles], progress=False)
+    assert report.chunks_embedded > 0
+    assert not settings.chroma_dir.exists()  # vectors went to the server, not to disk here
+    import chromadb
+
+    port = int(chroma_server.rsplit(":", 1)[1])
+    client = chromadb.HttpClient(host="127.0.0.1", port=port)
+    assert client.get_collection("articles").count() == engine.store.catalog.count_chunks()
+    answer = engine.ask("What did Sullivan convey?")
+    assert not answer.abstained and any("sustainable calm" in c.quote for c in answer.citations)
+    assert engine.ingest([sample_articles], progress=False).chunks_embedded == 0
