@@ -33,7 +33,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from qa.retrieval import Filters
+    from qa.schema import Filters
 
     engine = _engine()
     engine.ensure_examples(progress=False)

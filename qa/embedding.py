@@ -6,9 +6,6 @@ from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
-from chromadb.api.types import Documents, EmbeddingFunction
-from langchain_core.embeddings import Embeddings
-
 import qa.config  # noqa: F401  (sets the offline environment before transformers is imported)
 
 
@@ -71,40 +68,3 @@ class Encoder:
 @lru_cache(maxsize=4)
 def get_encoder(model_dir: str, batch_size: int = 32) -> Encoder:
     return Encoder(model_dir, batch_size)
-
-
-class LangChainEmbeddings(Embeddings):
-    """The same encoder as a LangChain `Embeddings`, for use with the LangChain ecosystem."""
-
-    def __init__(self, encoder: Encoder):
-        self.encoder = encoder
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.encoder.encode(texts).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.encoder.encode([text])[0].tolist()
-
-
-class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
-    """Given to every Chroma collection so Chroma never falls back to its own (downloading) default."""
-
-    def __init__(self, encoder: Encoder):
-        self.encoder = encoder
-
-    def __call__(self, input: Documents) -> list[np.ndarray]:
-        return list(self.encoder.encode(list(input)))
-
-    @staticmethod
-    def name() -> str:
-        return "article-qa-local-sentence-transformer"
-
-    def get_config(self) -> dict:
-        return {"model_dir": self.encoder.model_dir}
-
-    @staticmethod
-    def build_from_config(config: dict) -> "ChromaEmbeddingFunction":
-        return ChromaEmbeddingFunction(get_encoder(config["model_dir"]))
-
-    def default_space(self) -> str:
-        return "cosine"

@@ -6,18 +6,19 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable, Sequence
-
-from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from qa import citations
-from qa.abstention import AbstentionModel
-from qa.answering import ExtractiveAnswerer
 from qa.config import Settings, get_settings
 from qa.ingest import Ingestor, IngestReport
-from qa.retrieval import Filters, HybridRetriever
-from qa.schema import Answer
+from qa.schema import Answer, Filters
 from qa.store import Store
+
+if TYPE_CHECKING:  # imported lazily: `qa ingest` of unchanged files should not pay for LangChain
+    from langchain_core.runnables import Runnable
+
+    from qa.answering import ExtractiveAnswerer
+    from qa.retrieval import HybridRetriever
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ class Engine:
 
     @property
     def retriever(self) -> HybridRetriever:
+        from qa.retrieval import HybridRetriever
+
         with self._lock:
             if self._retriever is None:
                 self._retriever = HybridRetriever.from_store(self.store)
@@ -69,6 +72,9 @@ class Engine:
 
     @property
     def answerer(self) -> ExtractiveAnswerer:
+        from qa.abstention import AbstentionModel
+        from qa.answering import ExtractiveAnswerer
+
         with self._lock:
             if self._answerer is None:
                 self._answerer = ExtractiveAnswerer(
@@ -99,6 +105,8 @@ class Engine:
     @property
     def chain(self) -> Runnable:
         """The whole pipeline as one LangChain Runnable: {question, history?, k?, filters?} → Answer."""
+        from langchain_core.runnables import RunnableLambda, RunnablePassthrough
+
         if self._chain is None:
             self._chain = (
                 RunnableLambda(self._prepare, name="prepare")

@@ -1,53 +1,20 @@
 """Hybrid retrieval: dense (Chroma) + BM25, fused, as a LangChain `BaseRetriever`."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from qa.catalog import StoredChunk
 from qa.config import Fusion
+from qa.embedding import Encoder
 from qa.lexical import tokenize
-from qa.schema import Chunk, Passage, Section
+from qa.schema import Chunk, Filters, Passage, Section
 from qa.store import Store
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Restrict retrieval to a date range (ISO dates, inclusive) and/or to some sources (paths)."""
-
-    date_from: str | None = None
-    date_to: str | None = None
-    sources: tuple[str, ...] = field(default_factory=tuple)
-
-    def chroma_where(self) -> dict | None:
-        clauses: list[dict] = []
-        if self.date_from:
-            clauses.append({"published_day": {"$gte": int(self.date_from.replace("-", ""))}})
-        if self.date_to:
-            clauses.append({"published_day": {"$lte": int(self.date_to.replace("-", ""))}})
-        if self.sources:
-            clauses.append({"source": {"$in": list(self.sources)}})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-    def accepts(self, stored: StoredChunk) -> bool:
-        if self.date_from and (not stored.published or stored.published < self.date_from):
-            return False
-        if self.date_to and (not stored.published or stored.published > self.date_to):
-            return False
-        if self.sources and stored.source not in self.sources:
-            return False
-        return True
-
-    def __bool__(self) -> bool:
-        return bool(self.date_from or self.date_to or self.sources)
 
 
 def _min_max(values: np.ndarray) -> np.ndarray:
@@ -163,3 +130,16 @@ def document_to_passage(document: Document) -> Passage:
         rank=meta["rank"],
         scores=dict(meta.get("scores", {})),
     )
+
+
+class LangChainEmbeddings(Embeddings):
+    """The same encoder as a LangChain `Embeddings`, for use with the LangChain ecosystem."""
+
+    def __init__(self, encoder: Encoder):
+        self.encoder = encoder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encoder.encode(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encoder.encode([text])[0].tolist()

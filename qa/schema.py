@@ -122,3 +122,36 @@ class Answer:
             "passages": [p.to_dict() for p in self.passages],
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to a date range (ISO dates, inclusive) and/or to some sources (paths)."""
+
+    date_from: str | None = None
+    date_to: str | None = None
+    sources: tuple[str, ...] = field(default_factory=tuple)
+
+    def chroma_where(self) -> dict | None:
+        clauses: list[dict] = []
+        if self.date_from:
+            clauses.append({"published_day": {"$gte": int(self.date_from.replace("-", ""))}})
+        if self.date_to:
+            clauses.append({"published_day": {"$lte": int(self.date_to.replace("-", ""))}})
+        if self.sources:
+            clauses.append({"source": {"$in": list(self.sources)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def accepts(self, stored) -> bool:  # a catalog.StoredChunk
+        if self.date_from and (not stored.published or stored.published < self.date_from):
+            return False
+        if self.date_to and (not stored.published or stored.published > self.date_to):
+            return False
+        if self.sources and stored.source not in self.sources:
+            return False
+        return True
+
+    def __bool__(self) -> bool:
+        return bool(self.date_from or self.date_to or self.sources)

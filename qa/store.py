@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import lru_cache
 from typing import Sequence
 from urllib.parse import urlparse
 
@@ -11,11 +12,42 @@ import numpy as np
 from qa.catalog import Catalog
 from qa.chunking import embedding_prefix
 from qa.config import Settings
-from qa.embedding import ChromaEmbeddingFunction, Encoder, get_encoder
+from qa.embedding import Encoder, get_encoder
 from qa.lexical import LexicalIndex
 from qa.schema import Chunk
 
 log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def _chroma_embedding_function_class():
+    """Defined on first use: importing chromadb costs ~0.3 s that a no-op `qa ingest` need not pay."""
+    from chromadb.api.types import Documents, EmbeddingFunction
+
+    class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
+        """Given to every Chroma collection so Chroma never falls back to its own (downloading) default."""
+
+        def __init__(self, encoder: Encoder):
+            self.encoder = encoder
+
+        def __call__(self, input: Documents) -> list[np.ndarray]:
+            return list(self.encoder.encode(list(input)))
+
+        @staticmethod
+        def name() -> str:
+            return "article-qa-local-sentence-transformer"
+
+        def get_config(self) -> dict:
+            return {"model_dir": self.encoder.model_dir}
+
+        @staticmethod
+        def build_from_config(config: dict) -> "ChromaEmbeddingFunction":
+            return ChromaEmbeddingFunction(get_encoder(config["model_dir"]))
+
+        def default_space(self) -> str:
+            return "cosine"
+
+    return ChromaEmbeddingFunction
 
 
 class VectorIndex:
@@ -39,7 +71,7 @@ class VectorIndex:
             self.client = chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
         self.collection = self.client.get_or_create_collection(
             settings.collection,
-            embedding_function=ChromaEmbeddingFunction(encoder),
+            embedding_function=_chroma_embedding_function_class()(encoder),
             configuration={"hnsw": {"space": "cosine"}},
         )
 
@@ -86,9 +118,16 @@ class Store:
         self.encoder = encoder or get_encoder(settings.embedding_model, settings.embed_batch_size)
         settings.index_dir.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(settings.catalog_path)
-        self.vectors = VectorIndex(settings, self.encoder)
+        self._vectors: VectorIndex | None = None
         self._lexical: LexicalIndex | None = None
         self._lexical_lock = threading.Lock()
+
+    @property
+    def vectors(self) -> VectorIndex:
+        with self._lexical_lock:
+            if self._vectors is None:
+                self._vectors = VectorIndex(self.settings, self.encoder)
+            return self._vectors
 
     def is_empty(self) -> bool:
         return self.catalog.count_articles() == 0
@@ -133,11 +172,9 @@ class Store:
         self.catalog.delete_articles(article_ids)
 
     def collect_garbage(self) -> int:
+        """Remove articles no source references any more (replaced, pruned, or left by an interruption)."""
         orphans = self.catalog.unreferenced_articles()
         self.delete_articles(orphans)
-        stray = self.vectors.all_ids() - self.catalog.chunk_id_set()
-        if stray:  # vectors whose rows are gone (a clean-up interrupted between the two deletes)
-            self.vectors.delete(sorted(stray))
         return len(orphans)
 
     # ---------------------------------------------------------------- BM25
