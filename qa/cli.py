@@ -1,4 +1,4 @@
-"""Command line: `qa ingest | ask`. A thin layer over the Engine."""
+"""Command line: `qa ingest | ask | eval`. A thin layer over the Engine."""
 from __future__ import annotations
 
 import argparse
@@ -58,6 +58,50 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    from qa.engine import Engine
+    from qa.evaluation import evaluate, failures, parse_bounds
+    from qa.gold import GoldFormatError, load_gold
+    from qa.report import write_reports
+
+    try:
+        bounds = parse_bounds(args.fail_under or [])
+        gold = load_gold(args.questions)
+    except (GoldFormatError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    settings = get_settings()
+    articles = [Path(p).resolve() for p in args.articles or []]
+    if gold.articles and not articles:  # a SQuAD file carries its own articles
+        carried = Path(tempfile.gettempdir()) / f"qa-eval-{Path(args.questions).stem}-articles.jsonl"
+        carried.write_text("".join(json.dumps(a) + "\n" for a in gold.articles))
+        articles = [carried]
+    if articles:
+        # A separate, persistent index per article set: re-runs are incremental, the main index untouched.
+        key = hashlib.sha256("\n".join(map(str, sorted(articles))).encode()).hexdigest()[:12]
+        index_dir = Path(args.index) if args.index else settings.index_dir / "eval" / key
+        settings = settings.model_copy(update={"index_dir": index_dir, "auto_index_examples": False})
+    engine = Engine(settings)
+    if articles:
+        report = engine.ingest(articles, prune=True, progress=not args.quiet)
+        for error in report.errors:
+            print(f"error: {terminal_safe(str(error))}", file=sys.stderr)
+    else:
+        engine.ensure_examples(progress=not args.quiet)
+    result = evaluate(engine, gold, k=args.k, limit=args.limit, progress=not args.quiet)
+    paths = write_reports(result, Path(args.out))
+    print(json.dumps(result.overall, indent=2))
+    print(f"reports: {paths['json']}, {paths['md']}, {paths['html']}", file=sys.stderr)
+    problems = failures(result.overall, bounds)
+    for problem in problems:
+        print(f"FAIL: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Ask questions about a collection of news articles.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--to", dest="date_to", help="only articles published on or before YYYY-MM-DD")
     ask.add_argument("--source", action="append", help="only articles from this file (repeatable)")
     ask.set_defaults(run=cmd_ask)
+
+    evaluation = commands.add_parser("eval", help="score answers against gold questions")
+    evaluation.add_argument("questions", help="gold questions: .jsonl (ours, `turns` for dialogues), .csv, SQuAD .json")
+    evaluation.add_argument("--articles", nargs="+", help="articles to evaluate over (indexed in a separate index)")
+    evaluation.add_argument("--index", help="index folder for --articles (default: QA_INDEX_DIR/eval/<hash>)")
+    evaluation.add_argument("--k", type=int, default=10, help="passages retrieved per question (hit@k, MRR@k)")
+    evaluation.add_argument("--limit", type=int, help="evaluate only the first N questions (dialogues)")
+    evaluation.add_argument("--out", default="reports/eval", help="folder for report.json, report.md, report.html")
+    evaluation.add_argument("--fail-under", nargs="*", metavar="METRIC=VALUE",
+                            help="exit 1 when a metric is below its bound (e.g. hit@1=0.8 answer_recall=0.7)")
+    evaluation.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    evaluation.set_defaults(run=cmd_eval)
     return parser
 
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from qa import citations
+from qa import citations, short_answer
 from qa.config import Settings, get_settings
 from qa.ingest import Ingestor, IngestReport
 from qa.schema import Answer, Filters
@@ -149,11 +149,14 @@ class Engine:
         started = time.perf_counter()
         question, passages = state["question"], state["passages"]
         draft = self.answerer.draft(question, passages, self.store.lexical(), state["question_vector"])
+        short = None
         if draft.abstained:
             text, cited = abstention_text(question), []
         else:
             text, cited = citations.cite(draft.sentences)
             citations.check(cited, self.store.catalog)
+            best_first = sorted(draft.sentences, key=lambda s: -s.score)
+            short = short_answer.extract(question, [s.text for s in best_first])
         timings = state["timings"]
         timings["answer"] = (time.perf_counter() - started) * 1000
         timings["total"] = sum(timings.values())
@@ -165,4 +168,5 @@ class Engine:
             passages=passages[: state["k"]],
             timings_ms=timings,
             confidence=draft.probability,
+            short_answer=short,
         )

@@ -111,11 +111,13 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     confidence: float | None = None  # calibrated probability that the articles answer the question
+    short_answer: str | None = None  # minimal span of a cited quote answering a factoid question
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.text,
+            "short_answer": self.short_answer,
             "abstained": self.abstained,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "citations": [c.to_dict() for c in self.citations],

@@ -1,0 +1,172 @@
+"""The short answer: the minimal span of a cited quote that answers a factoid question.
+
+Rules, not a model: the question's wh-phrase gives the expected answer type (person, date, number,
+place, other thing, or an explanation, which gets none); candidate spans of the matching shape are
+taken verbatim from the quote and the one nearest the question's own words wins."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from qa.lexical import STOPWORDS, tokenize
+
+
+class AnswerType(str, Enum):
+    PERSON = "person"
+    DATE = "date"
+    NUMBER = "number"
+    PLACE = "place"
+    THING = "thing"
+    EXPLANATION = "explanation"  # why / how does ... : no short answer
+
+
+class SpanKind(str, Enum):
+    DATE = "date"
+    NUMBER = "number"
+    NAME = "name"  # a run of capitalised words
+    PHRASE = "phrase"  # a run of content words
+
+
+_TYPE_RULES: list[tuple[re.Pattern, AnswerType]] = [
+    (re.compile(r"^\s*why\b|\bfor what reason\b|\bwhat (is|was|were|are) the (reason|cause|purpose)\b|"
+                r"^\s*how (does|do|did|can|could|is|was|were|are)\b(?!.*\b(many|much)\b)|\bexplain\b", re.I),
+     AnswerType.EXPLANATION),
+    (re.compile(r"\b(when|what (year|decade|century|date|day|month|time|period|era)|which (year|decade|century|"
+                r"date|day|month|period|era)|how long ago|since when)\b", re.I), AnswerType.DATE),
+    (re.compile(r"\b(how (many|much|long|far|big|large|old|tall|high|fast|often|wide|deep|heavy)|"
+                r"what (percentage|percent|proportion|number|amount|fraction|share|size|age|population)|"
+                r"which (percentage|number|amount))\b", re.I), AnswerType.NUMBER),
+    (re.compile(r"\b(who|whom|whose)\b", re.I), AnswerType.PERSON),
+    (re.compile(r"\b(where|what (country|city|state|place|region|continent|river|town|location|area|island|"
+                r"province|county|nation|sea|ocean|mountain)|which (country|city|state|place|region|continent|"
+                r"river|town|location|area|island|province|county|nation|sea|ocean|mountain)|"
+                r"in what (country|city|state|region|town|area))\b", re.I), AnswerType.PLACE),
+]
+
+_MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+          r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?")
+_DATE_PATTERNS = [
+    rf"{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}",
+    rf"\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}",
+    rf"{_MONTH}\s+\d{{4}}",
+    rf"{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?",
+    r"(?:the\s+)?(?:early\s+|late\s+|mid-?)?\d{1,2}(?:st|nd|rd|th)(?:\s+and\s+\d{1,2}(?:st|nd|rd|th))?\s+centur(?:y|ies)"
+    r"(?:\s+(?:BC|AD|BCE|CE))?",
+    r"(?:the\s+)?\d{2,4}s",
+    r"\b\d{3,4}\s*(?:BC|AD|BCE|CE)\b",
+    r"\b(?:1\d{3}|20\d{2})\b(?:\s*(?:–|-|to|and)\s*(?:1\d{3}|20\d{2}))?",
+    r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)(?:\s+(?:morning|afternoon|evening|night))?",
+]
+_DATE = re.compile("|".join(f"(?:{p})" for p in _DATE_PATTERNS))
+_NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+                 r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+                 r"hundred|thousand|dozens?|hundreds|thousands|millions|half|a third|a quarter")
+_NUMBER = re.compile(
+    rf"(?:[$€£¥]\s?)?(?:\d[\d,]*(?:\.\d+)?|\b(?:{_NUMBER_WORDS})\b)"
+    rf"(?:[\s-](?:million|billion|trillion|thousand|hundred|percent|per cent))?%?"
+    rf"(?:\s(?!(?:{'|'.join(sorted(STOPWORDS))})\b)[a-z][a-z-]+)?",  # one unit word: "4,000 men", "12 km"
+    re.I,
+)
+_NAME = re.compile(
+    r"(?:[A-Z][\w'’.-]*|\d+(?:st|nd|rd|th)?)(?:\s+(?:(?:of|the|de|del|da|di|von|van|der|al|bin|and|for|la|le)\s+)*"
+    r"(?:[A-Z][\w'’.-]*))*"
+)
+_WORD = re.compile(r"[\w'’-]+")
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    kind: SpanKind
+
+    def text(self, sentence: str) -> str:
+        return sentence[self.start : self.end]
+
+
+def answer_type(question: str) -> AnswerType:
+    for pattern, kind in _TYPE_RULES:
+        if pattern.search(question):
+            return kind
+    return AnswerType.THING
+
+
+_WANTED: dict[AnswerType, tuple[SpanKind, ...]] = {
+    AnswerType.DATE: (SpanKind.DATE,),
+    AnswerType.NUMBER: (SpanKind.NUMBER,),
+    AnswerType.PERSON: (SpanKind.NAME,),
+    AnswerType.PLACE: (SpanKind.NAME,),
+    AnswerType.THING: (SpanKind.NAME, SpanKind.PHRASE, SpanKind.NUMBER, SpanKind.DATE),
+}
+
+
+def candidate_spans(sentence: str) -> list[Span]:
+    spans = [Span(m.start(), m.end(), SpanKind.DATE) for m in _DATE.finditer(sentence)]
+    taken = [(s.start, s.end) for s in spans]
+
+    def free(start: int, end: int) -> bool:
+        return all(end <= a or start >= b for a, b in taken)
+
+    for m in _NUMBER.finditer(sentence):
+        text = m.group(0).rstrip()
+        is_number = any(ch.isdigit() for ch in text) or re.match(rf"(?i)\b(?:{_NUMBER_WORDS})\b", text)
+        if is_number and free(m.start(), m.start() + len(text)):
+            spans.append(Span(m.start(), m.start() + len(text), SpanKind.NUMBER))
+    for m in _NAME.finditer(sentence):
+        text = m.group(0)
+        if text.lower() in STOPWORDS or not any(ch.isupper() for ch in text):
+            continue
+        spans.append(Span(m.start(), m.end(), SpanKind.NAME))
+    # Runs of content words (at most four), for "what"/"which" questions about things.
+    words = [(m.start(), m.end(), m.group(0).lower()) for m in _WORD.finditer(sentence)]
+    run: list[tuple[int, int, str]] = []
+    for word in words + [(len(sentence), len(sentence), "the")]:
+        between = sentence[run[-1][1] : word[0]] if run else ""
+        if word[2] in STOPWORDS or (run and between.strip()):
+            if run:
+                for size in range(1, min(4, len(run)) + 1):
+                    for i in range(len(run) - size + 1):
+                        spans.append(Span(run[i][0], run[i + size - 1][1], SpanKind.PHRASE))
+            run = [] if word[2] in STOPWORDS else [word]
+        else:
+            run.append(word)
+    return spans
+
+
+def extract(question: str, sentences: list[str]) -> str | None:
+    """The best span across the given quotes (best quote first), or None for explanations / no match."""
+    kind = answer_type(question)
+    if kind is AnswerType.EXPLANATION or not sentences:
+        return None
+    question_terms = set(tokenize(question))
+    wanted = _WANTED[kind]
+    best: tuple[float, str] | None = None
+    for sentence_rank, sentence in enumerate(sentences):
+        term_positions = [m.start() for m in _WORD.finditer(sentence) if set(tokenize(m.group(0))) & question_terms]
+        for span in candidate_spans(sentence):
+            if span.kind not in wanted:
+                continue
+            text = span.text(sentence)
+            terms = tokenize(text)
+            if not terms and span.kind not in (SpanKind.NUMBER, SpanKind.DATE):
+                continue
+            repeated = sum(1 for t in terms if t in question_terms) / max(len(terms), 1)
+            if repeated >= 1.0:
+                continue  # the question's own words are not its answer
+            if term_positions:
+                distance = min(min(abs(p - span.start), abs(p - span.end)) for p in term_positions)
+                proximity = 1.0 / (1.0 + distance / 40.0)
+            else:
+                proximity = 0.0
+            score = (
+                proximity
+                - repeated
+                + (0.6 if span.kind is wanted[0] else 0.0)  # the preferred shape for this question type
+                + 0.1 * min(len(terms), 3) / 3 * (span.kind is SpanKind.NAME)
+                - 0.15 * sentence_rank
+                - 0.05 * max(0, len(text.split()) - 3)
+            )
+            if best is None or score > best[0]:
+                best = (score, text)
+    return best[1].strip(" ,;:") if best else None
