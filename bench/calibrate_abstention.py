@@ -21,7 +21,7 @@ from common import CALIBRATION_HELDOUT, benchmark_sample, emit, engine_for, load
 def features_of(engine, question: str) -> list[float]:
     vector = engine.store.encoder.encode([question])[0]
     passages = engine.retriever.retrieve(question, k=engine.settings.answer_passages, query_vector=vector)
-    draft = engine.answerer.draft(question, passages, engine.store.lexical(), vector)
+    draft = engine.answerer.draft(question, passages, engine.store.lexical())
     return draft.features.vector()
 
 

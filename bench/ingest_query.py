@@ -46,7 +46,7 @@ def main() -> None:
     encoder.encode(["warm up the model"])
 
     # The texts ingestion will embed: title/date prefix + chunk, exactly as the store builds them.
-    chunker = Chunker(encoder.count_tokens, settings.max_chunk_tokens)
+    chunker = Chunker.from_settings(encoder.count_tokens, settings)
     texts = [
         embedding_prefix(article.title, article.published) + chunk.text
         for article in load_file(corpus).articles

@@ -4,11 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import numpy as np
-
 from qa.abstention import AbstentionFeatures, AbstentionModel
-from qa.chunking import split_sentences
-from qa.embedding import Encoder
 from qa.lexical import LexicalIndex, tokenize
 from qa.schema import Passage
 
@@ -20,7 +16,6 @@ CONTEXT_DISCOUNT = 0.5  # a question term found only in the title or the previou
 KEEP_RATIO = 0.7  # further sentences must score at least this share of the best one...
 COVERAGE_SLACK = 0.25  # ...and cover the question nearly as well (each adds a part, not a digression)
 MAX_SENTENCES = 3
-ENCODED_SENTENCES = 16  # only the lexically best are encoded: ~2.5 ms a sentence on 2 cores
 
 
 @dataclass
@@ -44,16 +39,15 @@ class Draft:
 
 
 class ExtractiveAnswerer:
-    def __init__(self, encoder: Encoder, abstention: AbstentionModel, max_passages: int = 5,
-                 max_words: int = 60, threshold: float | None = None):
-        self.encoder = encoder
+    def __init__(self, abstention: AbstentionModel, max_passages: int = 5, max_words: int = 60,
+                 threshold: float | None = None):
         self.abstention = abstention
         self.max_passages = max_passages
         self.max_words = max_words
         self.threshold = abstention.threshold if threshold is None else threshold
 
-    def draft(self, question: str, passages: list[Passage], lexical: LexicalIndex,
-              question_vector: np.ndarray | None = None) -> Draft:
+    def draft(self, question: str, passages: list[Passage], lexical: LexicalIndex) -> Draft:
+        """Score every sentence of the top passages; cosines come with the passages (stored vectors)."""
         terms = list(dict.fromkeys(tokenize(question)))
         weights = {t: lexical.idf(t) for t in terms}
         total_weight = sum(weights.values()) or 1.0
@@ -61,7 +55,8 @@ class ExtractiveAnswerer:
         if not top:
             return Draft([], [], None, 0.0, True)
 
-        spans = []  # (passage, start, end, text, own terms, context terms, text to embed)
+        best_passage_score = max(p.score for p in top) or 1.0
+        scored: list[ScoredSentence] = []
         passage_coverage = 0.0
         for passage in top:
             chunk = passage.chunk
@@ -69,35 +64,26 @@ class ExtractiveAnswerer:
             passage_terms = set(tokenize(chunk.text))
             passage_coverage = max(passage_coverage, sum(weights[t] for t in terms if t in passage_terms) / total_weight)
             previous_terms: set[str] = set()
-            previous_text = ""
-            for span in split_sentences(chunk.text):
-                text = chunk.text[span.start : span.end]
+            previous_cosine = 0.0
+            for k, (start, end) in enumerate(chunk.sentences):
+                text = chunk.sentence_text(k)
+                cosine = passage.sentence_cosines[k] if k < len(passage.sentence_cosines) else 0.0
                 own = set(tokenize(text))
-                leans_back = bool(previous_text and _PRONOUN_START.match(text))
+                leans_back = k > 0 and bool(_PRONOUN_START.match(text))
                 context = title_terms | (previous_terms if leans_back else set())
-                # A sentence whose subject is in the previous one is compared to the question with it.
-                embed_text = f"{previous_text} {text}" if leans_back else text
-                spans.append((passage, chunk.start + span.start, chunk.start + span.end, text, own, context, embed_text))
-                previous_terms, previous_text = own, text
-
-        best_passage_score = max(p.score for p in top) or 1.0
-        lexical_scored = []
-        for passage, start, end, text, own, context, embed_text in spans:
-            covered = sum(weights[t] if t in own else CONTEXT_DISCOUNT * weights[t] if t in context else 0.0
-                          for t in terms)
-            coverage = covered / total_weight
-            lexical_score = COVERAGE_WEIGHT * coverage + PASSAGE_WEIGHT * passage.score / best_passage_score
-            lexical_scored.append((lexical_score, coverage, passage, start, end, text, embed_text))
-        lexical_scored.sort(key=lambda item: -item[0])
-        lexical_scored = lexical_scored[:ENCODED_SENTENCES]
-
-        if question_vector is None:
-            question_vector = self.encoder.encode([question])[0]
-        cosines = self.encoder.encode([item[-1] for item in lexical_scored]) @ question_vector
-        scored = [
-            ScoredSentence(passage, start, end, text, float(cosine), coverage, lexical_score + COSINE_WEIGHT * float(cosine))
-            for (lexical_score, coverage, passage, start, end, text, _), cosine in zip(lexical_scored, cosines)
-        ]
+                if leans_back:  # its subject is in the previous sentence: judge the two together
+                    cosine_in_context = max(cosine, (cosine + previous_cosine) / 2)
+                else:
+                    cosine_in_context = cosine
+                covered = sum(weights[t] if t in own else CONTEXT_DISCOUNT * weights[t] if t in context else 0.0
+                              for t in terms)
+                coverage = covered / total_weight
+                score = (COSINE_WEIGHT * cosine_in_context + COVERAGE_WEIGHT * coverage
+                         + PASSAGE_WEIGHT * passage.score / best_passage_score)
+                scored.append(ScoredSentence(passage, start, end, text, cosine_in_context, coverage, score))
+                previous_terms, previous_cosine = own, cosine
+        if not scored:
+            return Draft([], [], None, 0.0, True)
         scored.sort(key=lambda s: -s.score)
 
         best = scored[0]

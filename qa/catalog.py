@@ -5,6 +5,7 @@ deleted *after* vectors are removed, so Chroma never holds a chunk the catalog d
 stays `pending` until its vectors are stored, so an interrupted ingest is finished by the next one."""
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -26,12 +27,23 @@ CREATE TABLE IF NOT EXISTS articles (
     external_id TEXT, text TEXT NOT NULL, added REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY, article_id TEXT NOT NULL, idx INTEGER NOT NULL, section TEXT NOT NULL,
-    start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL);
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL, sentences TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 _ARTICLE_COLUMNS = "id, title, published, source, url, author, caption, external_id, text"
+_CHUNK_COLUMNS = 'c.article_id, c.idx, c.section, c.start, c."end", c.text, c.sentences'
+SCHEMA_VERSION = "2"  # 2: one vector per sentence
+
+
+class IndexVersionError(RuntimeError):
+    pass
+
+
+def _chunk(article_id, idx, section, start, end, text, sentences) -> Chunk:
+    spans = tuple(tuple(span) for span in json.loads(sentences))
+    return Chunk(article_id, idx, text, start, end, Section(section), spans)
 
 
 class SourceState(str, Enum):
@@ -69,6 +81,21 @@ class Catalog:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
         self._lock = threading.RLock()
+        self._check_version()
+
+    def _check_version(self) -> None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            if self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]:
+                row = ("1",)
+            else:
+                self._conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+                return
+        if row[0] != SCHEMA_VERSION:
+            raise IndexVersionError(
+                f"{self.path}: index written by an older version (schema {row[0]}, need {SCHEMA_VERSION}); "
+                f"delete {self.path.parent} and ingest again"
+            )
 
     def close(self) -> None:
         self._conn.close()
@@ -101,8 +128,10 @@ class Catalog:
                 ],
             )
             db.executemany(
-                'INSERT OR IGNORE INTO chunks(id, article_id, idx, section, start, "end", text) VALUES (?,?,?,?,?,?,?)',
-                [(c.id, c.article_id, c.index, c.section.value, c.start, c.end, c.text) for c in chunks],
+                'INSERT OR IGNORE INTO chunks(id, article_id, idx, section, start, "end", text, sentences) '
+                "VALUES (?,?,?,?,?,?,?,?)",
+                [(c.id, c.article_id, c.index, c.section.value, c.start, c.end, c.text, json.dumps(c.sentences))
+                 for c in chunks],
             )
             db.executemany(
                 "INSERT OR IGNORE INTO source_articles(path, article_id) VALUES (?, ?)",
@@ -169,12 +198,15 @@ class Catalog:
     def count_chunks(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
 
-    def chunk_id_set(self) -> set[str]:
-        return {r[0] for r in self._conn.execute("SELECT id FROM chunks")}
+    def sentence_id_set(self) -> set[str]:
+        """Ids of every sentence vector the store should hold."""
+        return {cid + f":{k}" for cid, spans in self._conn.execute("SELECT id, sentences FROM chunks")
+                for k in range(len(json.loads(spans)))}
 
-    def chunk_ids_of(self, article_ids: Sequence[str]) -> list[str]:
+    def sentence_ids_of(self, article_ids: Sequence[str]) -> list[str]:
         marks = ",".join("?" * len(article_ids))
-        return [r[0] for r in self._conn.execute(f"SELECT id FROM chunks WHERE article_id IN ({marks})", article_ids)]
+        rows = self._conn.execute(f"SELECT id, sentences FROM chunks WHERE article_id IN ({marks})", list(article_ids))
+        return [cid + f":{k}" for cid, spans in rows for k in range(len(json.loads(spans)))]
 
     def chunks(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]:
         if not chunk_ids:
@@ -185,23 +217,21 @@ class Catalog:
             batch = ids[i : i + 900]
             marks = ",".join("?" * len(batch))
             rows = self._conn.execute(
-                'SELECT c.id, c.article_id, c.idx, c.section, c.start, c."end", c.text, '
-                "a.title, a.published, a.source, a.external_id FROM chunks c JOIN articles a ON a.id = c.article_id "
-                f"WHERE c.id IN ({marks})",
+                f"SELECT c.id, {_CHUNK_COLUMNS}, a.title, a.published, a.source, a.external_id "
+                f"FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})",
                 batch,
             ).fetchall()
-            for cid, aid, idx, section, start, end, text, title, published, source, external_id in rows:
-                chunk = Chunk(aid, idx, text, start, end, Section(section))
-                result[cid] = StoredChunk(chunk, title, published, source, external_id)
+            for cid, *chunk_fields, title, published, source, external_id in rows:
+                result[cid] = StoredChunk(_chunk(*chunk_fields), title, published, source, external_id)
         return result
 
     def iter_chunks(self) -> Iterator[StoredChunk]:
         rows = self._conn.execute(
-            'SELECT c.article_id, c.idx, c.section, c.start, c."end", c.text, a.title, a.published, a.source, '
-            "a.external_id FROM chunks c JOIN articles a ON a.id = c.article_id ORDER BY c.article_id, c.idx"
+            f"SELECT {_CHUNK_COLUMNS}, a.title, a.published, a.source, a.external_id "
+            "FROM chunks c JOIN articles a ON a.id = c.article_id ORDER BY c.article_id, c.idx"
         )
-        for aid, idx, section, start, end, text, title, published, source, external_id in rows:
-            yield StoredChunk(Chunk(aid, idx, text, start, end, Section(section)), title, published, source, external_id)
+        for *chunk_fields, title, published, source, external_id in rows:
+            yield StoredChunk(_chunk(*chunk_fields), title, published, source, external_id)
 
 
 class _Transaction:

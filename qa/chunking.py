@@ -102,33 +102,41 @@ class Chunker:
         self.max_tokens = max_tokens - 4
         self.target_tokens = min(target_tokens or self.max_tokens, self.max_tokens)
 
+    @classmethod
+    def from_settings(cls, count_tokens: TokenCounter, settings) -> "Chunker":
+        return cls(count_tokens, settings.max_chunk_tokens, settings.chunk_tokens)
+
     def split(self, article: Article) -> list[Chunk]:
         prefix = embedding_prefix(article.title, article.published)
         prefix_tokens = self.count_tokens([prefix])[0] if prefix else 0
-        budget = max(32, self.target_tokens - prefix_tokens)
+        # Packing aims at the target size; only the encoder's limit is hard (a long sentence stays whole).
+        hard = max(32, self.max_tokens - prefix_tokens)
+        soft = min(hard, max(32, self.target_tokens - prefix_tokens))
         chunks: list[Chunk] = []
         for section in (Section.CAPTION, Section.BODY):
             text = article.section_text(section)
             if text.strip():
-                for start, end in self._pack(text, budget):
-                    chunks.append(Chunk(article.id, len(chunks), text[start:end], start, end, section))
+                for units in self._pack(text, soft, hard):
+                    start, end = units[0][0], units[-1][1]
+                    chunks.append(Chunk(article.id, len(chunks), text[start:end], start, end, section, tuple(units)))
         return chunks
 
-    def _pack(self, text: str, budget: int) -> list[tuple[int, int]]:
+    def _pack(self, text: str, budget: int, hard: int) -> list[list[tuple[int, int]]]:
+        """Groups of sentence spans, one group per chunk."""
         sentences = split_sentences(text)
         counts = self.count_tokens([text[s.start : s.end] for s in sentences])
         units: list[tuple[int, int, int, int]] = []  # (start, end, tokens, paragraph)
         for span, tokens in zip(sentences, counts):
-            if tokens <= budget:
+            if tokens <= hard:
                 units.append((span.start, span.end, tokens, span.paragraph))
             else:
-                units.extend((s, e, t, span.paragraph) for s, e, t in self._split_long(text, span, budget))
+                units.extend((s, e, t, span.paragraph) for s, e, t in self._split_long(text, span, hard))
 
         paragraph_tokens: dict[int, int] = {}
         for _, _, tokens, paragraph in units:
             paragraph_tokens[paragraph] = paragraph_tokens.get(paragraph, 0) + tokens
 
-        pieces: list[tuple[int, int]] = []
+        pieces: list[list[tuple[int, int]]] = []
         current: list[tuple[int, int, int, int]] = []
         used = 0
         for unit in units:
@@ -136,12 +144,12 @@ class Chunker:
             new_paragraph = bool(current) and paragraph != current[-1][3]
             # At a paragraph boundary, start afresh if the whole next paragraph would not fit.
             if current and (used + tokens > budget or (new_paragraph and used + paragraph_tokens[paragraph] > budget)):
-                pieces.append((current[0][0], current[-1][1]))
+                pieces.append([(u[0], u[1]) for u in current])
                 current, used = [], 0
             current.append(unit)
             used += tokens + (1 if used else 0)
         if current:
-            pieces.append((current[0][0], current[-1][1]))
+            pieces.append([(u[0], u[1]) for u in current])
         return pieces
 
     def _split_long(self, text: str, span: Span, budget: int) -> list[tuple[int, int, int]]:

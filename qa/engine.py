@@ -78,7 +78,6 @@ class Engine:
         with self._lock:
             if self._answerer is None:
                 self._answerer = ExtractiveAnswerer(
-                    self.store.encoder,
                     AbstentionModel.load(),
                     max_passages=self.settings.answer_passages,
                     max_words=self.settings.answer_max_words,
@@ -124,14 +123,12 @@ class Engine:
         history = request.get("history") or []
         query = retrieval_query(question, history)
         started = time.perf_counter()
-        encoder = self.store.encoder
-        vectors = encoder.encode([query, question] if query != question else [question])
+        vector = self.store.encoder.encode([query])[0]
         return {
             "question": question,
             "history": history,
             "query": query,
-            "query_vector": vectors[0],
-            "question_vector": vectors[-1],
+            "query_vector": vector,
             "k": request.get("k") or self.settings.top_k,
             "filters": request.get("filters") or Filters(),
             "timings": {"encode": (time.perf_counter() - started) * 1000},
@@ -148,7 +145,7 @@ class Engine:
     def _compose(self, state: dict) -> Answer:
         started = time.perf_counter()
         question, passages = state["question"], state["passages"]
-        draft = self.answerer.draft(question, passages, self.store.lexical(), state["question_vector"])
+        draft = self.answerer.draft(question, passages, self.store.lexical())
         short = None
         if draft.abstained:
             text, cited = abstention_text(question), []

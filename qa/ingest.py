@@ -52,7 +52,7 @@ class IngestReport:
 class Ingestor:
     def __init__(self, store: Store, chunker: Chunker | None = None):
         self.store = store
-        self.chunker = chunker or Chunker(store.encoder.count_tokens, store.settings.max_chunk_tokens)
+        self.chunker = chunker or Chunker.from_settings(store.encoder.count_tokens, store.settings)
 
     def run(self, paths: Iterable[Path | str], prune: bool = False, progress: bool = True) -> IngestReport:
         started = time.perf_counter()

@@ -75,6 +75,12 @@ class LexicalIndex:
         n = max(self.size, 1)
         return math.log(1 + (n + 1) / (self.doc_freq.get(term, 0) + 0.5))
 
+    def term_scores(self, terms: list[str]) -> np.ndarray:
+        """BM25 score of each term in each chunk (terms × chunks); BM25 of the query is the column sum."""
+        if not self.size or not terms:
+            return np.zeros((len(terms), self.size), dtype=np.float32)
+        return np.vstack([np.asarray(self.bm25.get_scores([t]), dtype=np.float32) for t in terms])
+
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         if not self.size or not query_tokens:
             return np.zeros(self.size, dtype=np.float32)

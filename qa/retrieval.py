@@ -13,7 +13,7 @@ from pydantic import ConfigDict
 from qa.config import Fusion
 from qa.embedding import Encoder
 from qa.lexical import tokenize
-from qa.schema import Chunk, Filters, Passage, Section
+from qa.schema import Chunk, Filters, Passage, Section, chunk_id_of_sentence
 from qa.store import Store
 
 
@@ -23,7 +23,9 @@ def _min_max(values: np.ndarray) -> np.ndarray:
 
 
 class HybridRetriever(BaseRetriever):
-    """Dense and BM25 candidates, each candidate scored by both, fused into one ranking."""
+    """Dense and BM25 candidates, each candidate scored by both, fused into one ranking.
+
+    Dense works on sentence vectors: a chunk's dense score is its best sentence's cosine."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -31,14 +33,17 @@ class HybridRetriever(BaseRetriever):
     k: int = 5
     candidates: int = 50
     fusion: Fusion = Fusion.WEIGHTED
-    bm25_weight: float = 0.5
+    bm25_weight: float = 0.3
+    dense_weight: float = 0.5
+    coverage_weight: float = 0.4
     rrf_k: int = 60
     filters: Filters = Filters()
 
     @classmethod
     def from_store(cls, store: Store, **overrides: Any) -> "HybridRetriever":
         s = store.settings
-        params = dict(k=s.top_k, candidates=s.candidates, fusion=s.fusion, bm25_weight=s.bm25_weight, rrf_k=s.rrf_k)
+        params = dict(k=s.top_k, candidates=s.candidates, fusion=s.fusion, bm25_weight=s.bm25_weight,
+                      dense_weight=s.dense_weight, coverage_weight=s.coverage_weight, rrf_k=s.rrf_k)
         params.update(overrides)
         return cls(store=store, **params)
 
@@ -51,41 +56,49 @@ class HybridRetriever(BaseRetriever):
         if query_vector is None:
             query_vector = store.encoder.encode([query])[0]
 
-        dense_hits = store.vectors.query(query_vector, self.candidates, filters.chroma_where())
-        lexical = store.lexical()
-        bm25_all = lexical.scores(tokenize(query))
-        bm25_order = np.argsort(-bm25_all)
-        bm25_ids = [lexical.chunk_ids[i] for i in bm25_order[: self.candidates * (4 if filters else 1)] if bm25_all[i] > 0]
+        # Dense: the best sentences, grouped by chunk.
+        sentence_cosine = dict(store.vectors.query(query_vector, self.candidates * 5, filters.chroma_where()))
+        best_by_chunk: dict[str, float] = {}
+        for sid, cosine in sentence_cosine.items():
+            cid = chunk_id_of_sentence(sid)
+            best_by_chunk[cid] = max(cosine, best_by_chunk.get(cid, -1.0))
+        dense_ids = sorted(best_by_chunk, key=lambda c: -best_by_chunk[c])[: self.candidates]
 
-        ids = list(dict.fromkeys([cid for cid, _ in dense_hits] + bm25_ids))
+        # Lexical: BM25 per query term, so the same pass also gives each chunk's term coverage.
+        lexical = store.lexical()
+        terms = list(dict.fromkeys(tokenize(query)))
+        per_term = lexical.term_scores(terms)
+        bm25_all = per_term.sum(axis=0)
+        idf = np.array([lexical.idf(t) for t in terms], dtype=np.float32)
+        coverage_all = (idf @ (per_term > 0)) / idf.sum() if terms else np.zeros(lexical.size, dtype=np.float32)
+        depth = self.candidates * (4 if filters else 1)
+        bm25_ids = [lexical.chunk_ids[i] for i in np.argsort(-bm25_all)[:depth] if bm25_all[i] > 0]
+
+        ids = list(dict.fromkeys(dense_ids + bm25_ids))
         rows = store.catalog.chunks(ids)
         ids = [cid for cid in ids if cid in rows and filters.accepts(rows[cid])]
         if not ids:
             return []
 
-        dense = dict(dense_hits)
-        missing = [cid for cid in ids if cid not in dense]
-        if missing:  # BM25-only candidates: score them densely too, from their stored vectors
-            got = store.vectors.collection.get(ids=missing, include=["embeddings"])
-            for cid, vector in zip(got["ids"], got["embeddings"]):
-                dense[cid] = float(np.dot(np.asarray(vector, dtype=np.float32), query_vector))
-        dense_scores = np.array([dense.get(cid, 0.0) for cid in ids], dtype=np.float32)
-        bm25_scores = np.array([bm25_all[lexical.row_of[cid]] if cid in lexical.row_of else 0.0 for cid in ids])
+        # Every sentence of every candidate gets a cosine: the answerer needs them, BM25-only candidates too.
+        missing = [sid for cid in ids for sid in rows[cid].chunk.sentence_ids if sid not in sentence_cosine]
+        for sid, vector in store.vectors.get_vectors(missing).items():
+            sentence_cosine[sid] = float(vector @ query_vector)
+        cosines = {cid: [sentence_cosine.get(sid, 0.0) for sid in rows[cid].chunk.sentence_ids] for cid in ids}
+        dense = np.array([max(cosines[cid], default=0.0) for cid in ids], dtype=np.float32)
+        rows_of = [lexical.row_of.get(cid) for cid in ids]
+        bm25 = np.array([bm25_all[r] if r is not None else 0.0 for r in rows_of], dtype=np.float32)
+        coverage = np.array([coverage_all[r] if r is not None else 0.0 for r in rows_of], dtype=np.float32)
 
         if self.fusion is Fusion.RRF:
-            dense_rank = {cid: r for r, cid in enumerate(sorted(ids, key=lambda c: -dense[c]))}
-            bm25_rank = {cid: r for r, cid in enumerate(bm25_ids)}
-            fused = np.array(
-                [
-                    1 / (self.rrf_k + dense_rank[cid] + 1)
-                    + (1 / (self.rrf_k + bm25_rank[cid] + 1) if cid in bm25_rank else 0.0)
-                    for cid in ids
-                ]
-            )
+            dense_rank = np.argsort(np.argsort(-dense))
+            bm25_rank = np.argsort(np.argsort(-bm25))
+            fused = 1 / (self.rrf_k + dense_rank + 1) + np.where(bm25 > 0, 1 / (self.rrf_k + bm25_rank + 1), 0.0)
         else:
-            fused = self.bm25_weight * _min_max(bm25_scores) + (1 - self.bm25_weight) * _min_max(dense_scores)
+            fused = (self.bm25_weight * _min_max(bm25) + self.dense_weight * _min_max(dense)
+                     + self.coverage_weight * coverage)
 
-        order = np.argsort(-fused)[:k]
+        order = np.argsort(-fused, kind="stable")[:k]
         passages = []
         for rank, i in enumerate(order):
             stored = rows[ids[i]]
@@ -98,7 +111,8 @@ class HybridRetriever(BaseRetriever):
                     external_id=stored.external_id,
                     score=float(fused[i]),
                     rank=rank,
-                    scores={"dense": float(dense_scores[i]), "bm25": float(bm25_scores[i])},
+                    scores={"dense": float(dense[i]), "bm25": float(bm25[i]), "coverage": float(coverage[i])},
+                    sentence_cosines=cosines[ids[i]],
                 )
             )
         return passages
@@ -111,14 +125,16 @@ def passage_to_document(passage: Passage) -> Document:
     chunk = passage.chunk
     metadata = passage.to_dict()
     metadata.pop("text")
-    metadata.update(chunk_index=chunk.index, rank=passage.rank, scores=passage.scores)
+    metadata.update(chunk_index=chunk.index, rank=passage.rank, scores=passage.scores,
+                    sentences=[list(span) for span in chunk.sentences], sentence_cosines=passage.sentence_cosines)
     return Document(page_content=chunk.text, metadata=metadata, id=chunk.id)
 
 
 def document_to_passage(document: Document) -> Passage:
     meta = document.metadata
     chunk = Chunk(
-        meta["article_id"], meta["chunk_index"], document.page_content, meta["start"], meta["end"], Section(meta["section"])
+        meta["article_id"], meta["chunk_index"], document.page_content, meta["start"], meta["end"],
+        Section(meta["section"]), tuple(tuple(span) for span in meta.get("sentences", ())),
     )
     return Passage(
         chunk=chunk,
@@ -129,6 +145,7 @@ def document_to_passage(document: Document) -> Passage:
         score=meta["score"],
         rank=meta["rank"],
         scores=dict(meta.get("scores", {})),
+        sentence_cosines=list(meta.get("sentence_cosines", [])),
     )
 
 

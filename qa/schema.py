@@ -46,10 +46,28 @@ class Chunk:
     start: int
     end: int
     section: Section = Section.BODY
+    # (start, end) of each sentence, in the same coordinates as start/end. Sentences are the unit
+    # that is embedded: one vector each, id `{chunk id}:{k}`.
+    sentences: tuple[tuple[int, int], ...] = ()
 
     @property
     def id(self) -> str:
         return f"{self.article_id}:{self.index}"
+
+    def sentence_id(self, k: int) -> str:
+        return f"{self.id}:{k}"
+
+    @property
+    def sentence_ids(self) -> list[str]:
+        return [self.sentence_id(k) for k in range(len(self.sentences))]
+
+    def sentence_text(self, k: int) -> str:
+        start, end = self.sentences[k]
+        return self.text[start - self.start : end - self.start]
+
+
+def chunk_id_of_sentence(sentence_id: str) -> str:
+    return sentence_id.rsplit(":", 1)[0]
 
 
 @dataclass
@@ -64,6 +82,7 @@ class Passage:
     rank: int
     scores: dict[str, float] = field(default_factory=dict)  # per-signal scores (dense, bm25, ...)
     external_id: str | None = None
+    sentence_cosines: list[float] = field(default_factory=list)  # question vs each of chunk.sentences
 
     @property
     def article_id(self) -> str:

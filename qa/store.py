@@ -51,7 +51,7 @@ def _chroma_embedding_function_class():
 
 
 class VectorIndex:
-    """One Chroma collection of chunk vectors (cosine space), ids = chunk ids."""
+    """One Chroma collection of sentence vectors (cosine space), ids = `{chunk id}:{sentence number}`."""
 
     def __init__(self, settings: Settings, encoder: Encoder):
         import chromadb
@@ -101,8 +101,15 @@ class VectorIndex:
         for i in range(0, len(ids), 1000):
             self.collection.delete(ids=list(ids[i : i + 1000]))
 
+    def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        vectors: dict[str, np.ndarray] = {}
+        for i in range(0, len(ids), 1000):
+            got = self.collection.get(ids=list(ids[i : i + 1000]), include=["embeddings"])
+            vectors.update(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32)))
+        return vectors
+
     def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity), best first."""
+        """(sentence id, cosine similarity), best first."""
         total = self.count()
         if not total:
             return []
@@ -134,16 +141,28 @@ class Store:
 
     # ---------------------------------------------------------------- writing
     def embed_and_upsert(self, chunks: Sequence[Chunk]) -> int:
-        """Embed and store the chunks Chroma does not hold yet; returns how many were embedded."""
-        missing_ids = set(c.id for c in chunks) - self.vectors.existing_ids([c.id for c in chunks])
-        todo = [c for c in chunks if c.id in missing_ids]
+        """Embed and store the sentences Chroma does not hold yet; returns how many chunks needed it.
+
+        One vector per sentence, each embedded with its article's title and date: a question usually
+        matches one sentence, and all-MiniLM-L6-v2 was trained on sentence-length text."""
+        all_ids = [sid for c in chunks for sid in c.sentence_ids]
+        present = self.vectors.existing_ids(all_ids)
+        todo = [c for c in chunks if any(sid not in present for sid in c.sentence_ids)]
         if not todo:
             return 0
         rows = self.catalog.chunks([c.id for c in todo])
-        texts = [embedding_prefix(rows[c.id].title, rows[c.id].published) + c.text for c in todo]
-        vectors = self.encoder.encode(texts)
-        metadatas = [self._metadata(rows[c.id]) for c in todo]
-        self.vectors.upsert([c.id for c in todo], vectors, [c.text for c in todo], metadatas)
+        ids, texts, documents, metadatas = [], [], [], []
+        for chunk in todo:
+            stored = rows[chunk.id]
+            prefix = embedding_prefix(stored.title, stored.published)
+            base = self._metadata(stored)
+            for k, (start, end) in enumerate(chunk.sentences):
+                sentence = chunk.sentence_text(k)
+                ids.append(chunk.sentence_id(k))
+                texts.append(prefix + sentence)
+                documents.append(sentence)
+                metadatas.append(base | {"sentence": k, "start": start, "end": end})
+        self.vectors.upsert(ids, self.encoder.encode(texts), documents, metadatas)
         return len(todo)
 
     @staticmethod
@@ -151,10 +170,8 @@ class Store:
         chunk = stored.chunk
         meta = {
             "article_id": chunk.article_id,
-            "index": chunk.index,
+            "chunk_id": chunk.id,
             "section": chunk.section.value,
-            "start": chunk.start,
-            "end": chunk.end,
         }
         for key in ("title", "published", "source", "external_id"):
             value = getattr(stored, key)
@@ -168,7 +185,7 @@ class Store:
         """Vectors first, rows second: an interruption leaves rows that the next clean-up removes."""
         if not article_ids:
             return
-        self.vectors.delete(self.catalog.chunk_ids_of(article_ids))
+        self.vectors.delete(self.catalog.sentence_ids_of(article_ids))
         self.catalog.delete_articles(article_ids)
 
     def collect_garbage(self) -> int:

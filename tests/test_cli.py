@@ -105,7 +105,7 @@ def test_chroma_server_via_url(chroma_server: str, tmp_path: Path, sample_articl
 
     port = int(chroma_server.rsplit(":", 1)[1])
     client = chromadb.HttpClient(host="127.0.0.1", port=port)
-    assert client.get_collection("articles").count() == engine.store.catalog.count_chunks()
+    assert client.get_collection("articles").count() == len(engine.store.catalog.sentence_id_set())
     answer = engine.ask("What did Sullivan convey?")
     assert not answer.abstained and any("sustainable calm" in c.quote for c in answer.citations)
     assert engine.ingest([sample_articles], progress=False).chunks_embedded == 0

@@ -14,13 +14,13 @@ from qa.engine import Engine
 
 
 def consistent(engine: Engine) -> tuple[set, set]:
-    """Chroma's ids and the catalog's chunk ids; they must be equal and hold no orphan."""
+    """Chroma's ids and the catalog's sentence ids; they must be equal and hold no orphan."""
     store = engine.store
     vector_ids = store.vectors.all_ids()
-    catalog_ids = store.catalog.chunk_id_set()
+    catalog_ids = store.catalog.sentence_id_set()
     assert vector_ids == catalog_ids
     assert store.catalog.unreferenced_articles() == []
-    assert store.lexical().size == len(catalog_ids)
+    assert store.lexical().size == store.catalog.count_chunks()
     return vector_ids, catalog_ids
 
 

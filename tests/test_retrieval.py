@@ -10,7 +10,8 @@ def test_hybrid_finds_exact_terms_and_paraphrases(sample_engine, engine, tmp_pat
     lexical = retriever.retrieve("Hady Amr travel")  # a rare name: BM25's strength
     assert "Hady Amr" in lexical[0].chunk.text
     for p in lexical:
-        assert set(p.scores) == {"dense", "bm25"}
+        assert set(p.scores) == {"dense", "bm25", "coverage"}
+        assert len(p.sentence_cosines) == len(p.chunk.sentences) > 0
     assert [p.rank for p in lexical] == list(range(len(lexical)))
     assert lexical[0].score >= lexical[-1].score
 
