@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 
 from qa.abstention import AbstentionFeatures, AbstentionModel
-from qa.lexical import LexicalIndex, tokenize
+from qa.lexical import LexicalIndex, QuestionTerms, tokenize
 from qa.schema import Passage
 
 # A sentence opening with one of these leans on the previous sentence for its subject.
@@ -48,9 +48,7 @@ class ExtractiveAnswerer:
 
     def draft(self, question: str, passages: list[Passage], lexical: LexicalIndex) -> Draft:
         """Score every sentence of the top passages; cosines come with the passages (stored vectors)."""
-        terms = list(dict.fromkeys(tokenize(question)))
-        weights = {t: lexical.idf(t) for t in terms}
-        total_weight = sum(weights.values()) or 1.0
+        question_terms = QuestionTerms(question, lexical)
         top = passages[: self.max_passages]
         if not top:
             return Draft([], [], None, 0.0, True)
@@ -61,8 +59,7 @@ class ExtractiveAnswerer:
         for passage in top:
             chunk = passage.chunk
             title_terms = set(tokenize(passage.title or ""))
-            passage_terms = set(tokenize(chunk.text))
-            passage_coverage = max(passage_coverage, sum(weights[t] for t in terms if t in passage_terms) / total_weight)
+            passage_coverage = max(passage_coverage, question_terms.coverage(set(tokenize(chunk.text))))
             previous_terms: set[str] = set()
             previous_cosine = 0.0
             for k, (start, end) in enumerate(chunk.sentences):
@@ -75,9 +72,7 @@ class ExtractiveAnswerer:
                     cosine_in_context = max(cosine, (cosine + previous_cosine) / 2)
                 else:
                     cosine_in_context = cosine
-                covered = sum(weights[t] if t in own else CONTEXT_DISCOUNT * weights[t] if t in context else 0.0
-                              for t in terms)
-                coverage = covered / total_weight
+                coverage = question_terms.coverage(own, context, CONTEXT_DISCOUNT)
                 score = (COSINE_WEIGHT * cosine_in_context + COVERAGE_WEIGHT * coverage
                          + PASSAGE_WEIGHT * passage.score / best_passage_score)
                 scored.append(ScoredSentence(passage, start, end, text, cosine_in_context, coverage, score))
@@ -92,7 +87,7 @@ class ExtractiveAnswerer:
             sentence_cosine=best.cosine,
             sentence_coverage=best.coverage,
             passage_coverage=passage_coverage,
-            known_terms=sum(w for t, w in weights.items() if lexical.doc_freq.get(t)) / total_weight,
+            known_terms=question_terms.known_share(lexical),
         )
         probability = self.abstention.probability(features)
         if probability < self.threshold:

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     bm25_weight: float = Field(0.3)
     dense_weight: float = Field(0.5)
     coverage_weight: float = Field(0.4)
+    # Then the top `rerank_depth` are re-scored by their best sentence: 0.3 cosine + 0.7 term coverage.
+    rerank_weight: float = Field(0.6)
+    rerank_depth: int = Field(30)
     rrf_k: int = Field(60)
 
     answer_mode: AnswerMode = Field(AnswerMode.EXTRACTIVE)

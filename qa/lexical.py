@@ -113,3 +113,21 @@ class LexicalIndex:
         rows = json.loads(rows_file.read_text())
         bm25 = bm25s.BM25.load(str(directory), show_progress=False) if rows["chunk_ids"] else bm25s.BM25()
         return cls(rows["chunk_ids"], bm25, rows["doc_freq"], rows["generation"])
+
+
+class QuestionTerms:
+    """A question's content terms with IDF weights, to measure how much of it a text covers."""
+
+    def __init__(self, question: str, lexical: "LexicalIndex"):
+        self.terms = list(dict.fromkeys(tokenize(question)))
+        self.weights = {t: lexical.idf(t) for t in self.terms}
+        self.total = sum(self.weights.values()) or 1.0
+
+    def coverage(self, own: set[str], context: set[str] = frozenset(), context_discount: float = 0.5) -> float:
+        """IDF-weighted share of the terms in `own`; terms found only in `context` count at a discount."""
+        covered = sum(w if t in own else context_discount * w if t in context else 0.0 for t, w in self.weights.items())
+        return covered / self.total
+
+    def known_share(self, lexical: "LexicalIndex") -> float:
+        """IDF-weighted share of the terms that occur anywhere in the corpus."""
+        return sum(w for t, w in self.weights.items() if lexical.doc_freq.get(t)) / self.total

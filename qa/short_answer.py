@@ -6,6 +6,7 @@ taken verbatim from the quote and the one nearest the question's own words wins.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from enum import Enum
 
@@ -101,6 +102,19 @@ _WANTED: dict[AnswerType, tuple[SpanKind, ...]] = {
 }
 
 
+_ROLE_WORDS = frozenset(
+    """chairman chairwoman president minister secretary spokesman spokeswoman spokesperson advisor adviser director
+    leader king queen emperor general senator governor mayor ceo founder author professor dr mr mrs ms sir pope saint
+    lord prince princess duke chief commander captain coach manager editor judge ambassador envoy inventor
+    architect composer painter poet writer scientist son daughter wife husband brother sister father mother""".split()
+)
+_ORG_WORDS = frozenset(
+    """authority department ministry university college council party union organization organisation agency
+    committee court bank company corporation inc group office states nations forces army navy church school
+    institute association federation parliament government commission league club society""".split()
+)
+
+
 def candidate_spans(sentence: str) -> list[Span]:
     spans = [Span(m.start(), m.end(), SpanKind.DATE) for m in _DATE.finditer(sentence)]
     taken = [(s.start, s.end) for s in spans]
@@ -115,9 +129,12 @@ def candidate_spans(sentence: str) -> list[Span]:
             spans.append(Span(m.start(), m.start() + len(text), SpanKind.NUMBER))
     for m in _NAME.finditer(sentence):
         text = m.group(0)
-        if text.lower() in STOPWORDS or not any(ch.isupper() for ch in text):
+        end = m.end()
+        if text.endswith(".") and len(text.rsplit(None, 1)[-1]) > 4:  # a sentence's full stop, not "U.S."
+            text, end = text[:-1], end - 1
+        if text.lower() in STOPWORDS or not any(ch.isupper() for ch in text) or not free(m.start(), end):
             continue
-        spans.append(Span(m.start(), m.end(), SpanKind.NAME))
+        spans.append(Span(m.start(), end, SpanKind.NAME))
     # Runs of content words (at most four), for "what"/"which" questions about things.
     words = [(m.start(), m.end(), m.group(0).lower()) for m in _WORD.finditer(sentence)]
     run: list[tuple[int, int, str]] = []
@@ -134,6 +151,40 @@ def candidate_spans(sentence: str) -> list[Span]:
     return spans
 
 
+def _matches(word: str, question_terms: set[str]) -> bool:
+    """Same stem, or one a prefix of the other ("Israeli" / "Israel's") for words of 5+ letters."""
+    for stem in tokenize(word) + [word.lower()]:
+        if stem in question_terms:
+            return True
+        if len(stem) >= 5 and any(len(t) >= 5 and (t.startswith(stem) or stem.startswith(t)) for t in question_terms):
+            return True
+    return False
+
+
+def _split_on_question_words(span: Span, sentence: str, question_terms: set[str]) -> list[Span]:
+    """'Israeli National Security Advisor Meir Ben Shabbat' asked about the advisor → 'Meir Ben Shabbat'.
+    In a name, what precedes the question's words is a title or first name of what was asked about
+    ('Antony' of 'Antony Blinken'), so only what follows them is kept."""
+    words = list(_WORD.finditer(sentence, span.start, span.end))
+    matched = [i for i, w in enumerate(words) if _matches(w.group(0), question_terms)]
+    if not matched:
+        return [span]
+    if span.kind is SpanKind.NAME:
+        rest = words[matched[-1] + 1 :]
+        return [Span(rest[0].start(), rest[-1].end(), span.kind)] if rest else []
+    pieces, current = [], []
+    for i, word in enumerate(words):
+        if i in matched:
+            if current:
+                pieces.append(current)
+            current = []
+        else:
+            current.append(word)
+    if current:
+        pieces.append(current)
+    return [Span(p[0].start(), p[-1].end(), span.kind) for p in pieces]
+
+
 def extract(question: str, sentences: list[str]) -> str | None:
     """The best span across the given quotes (best quote first), or None for explanations / no match."""
     kind = answer_type(question)
@@ -143,10 +194,16 @@ def extract(question: str, sentences: list[str]) -> str | None:
     wanted = _WANTED[kind]
     best: tuple[float, str] | None = None
     for sentence_rank, sentence in enumerate(sentences):
-        term_positions = [m.start() for m in _WORD.finditer(sentence) if set(tokenize(m.group(0))) & question_terms]
+        words = list(_WORD.finditer(sentence))
+        starts = [w.start() for w in words]
+        matched = [i for i, w in enumerate(words) if _matches(w.group(0), question_terms)]
+        matched_set = set(matched)
+        spans = []
         for span in candidate_spans(sentence):
-            if span.kind not in wanted:
-                continue
+            if span.kind in wanted:
+                spans.extend(_split_on_question_words(span, sentence, question_terms)
+                             if span.kind in (SpanKind.NAME, SpanKind.PHRASE) else [span])
+        for span in spans:
             text = span.text(sentence)
             terms = tokenize(text)
             if not terms and span.kind not in (SpanKind.NUMBER, SpanKind.DATE):
@@ -154,16 +211,29 @@ def extract(question: str, sentences: list[str]) -> str | None:
             repeated = sum(1 for t in terms if t in question_terms) / max(len(terms), 1)
             if repeated >= 1.0:
                 continue  # the question's own words are not its answer
-            if term_positions:
-                distance = min(min(abs(p - span.start), abs(p - span.end)) for p in term_positions)
-                proximity = 1.0 / (1.0 + distance / 40.0)
+            first = bisect_right(starts, span.start) - 1
+            last = max(first, bisect_left(starts, span.end) - 1)
+            if matched:
+                distance = min(first - i if i < first else i - last if i > last else 0 for i in matched)
+                nearby = {t for i in matched if abs(i - first) <= 8 or abs(i - last) <= 8
+                          for t in tokenize(words[i].group(0))} & question_terms
+                closeness = 1.0 / (1.0 + max(distance - 1, 0) / 3) + len(nearby) / max(len(question_terms), 1)
             else:
-                proximity = 0.0
+                closeness = 0.0
+            previous_word = words[first - 1].group(0).lower() if first > 0 else ""
+            # Question words right before the span ("...Security Advisor Meir Ben Shabbat") name what it is.
+            adjacent, i = 0, first - 1
+            while i >= 0 and (i in matched_set or words[i].group(0).lower() in STOPWORDS):
+                adjacent += i in matched_set
+                i -= 1
+            span_words = {w.lower() for w in text.split()}
             score = (
-                proximity
+                closeness
                 - repeated
                 + (0.6 if span.kind is wanted[0] else 0.0)  # the preferred shape for this question type
-                + 0.1 * min(len(terms), 3) / 3 * (span.kind is SpanKind.NAME)
+                + 0.3 * adjacent / max(len(question_terms), 1)
+                + (0.4 if kind is AnswerType.PERSON and previous_word in _ROLE_WORDS else 0.0)
+                - (0.5 if kind is AnswerType.PERSON and span_words & _ORG_WORDS else 0.0)
                 - 0.15 * sentence_rank
                 - 0.05 * max(0, len(text.split()) - 3)
             )
