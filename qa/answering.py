@@ -13,7 +13,7 @@ _PRONOUN_START = re.compile(r"^[\"“‘']?(he|she|they|it|his|her|their|its|thi
 # Weights of the sentence score; tuned on squad-v2-dev questions disjoint from the benchmark sample.
 COSINE_WEIGHT, COVERAGE_WEIGHT, PASSAGE_WEIGHT = 0.3, 0.5, 0.2
 CONTEXT_DISCOUNT = 0.5  # a question term found only in the title or the previous sentence counts half
-KEEP_RATIO = 0.7  # further sentences must score at least this share of the best one...
+KEEP_RATIO = 0.6  # further sentences must score at least this share of the best one...
 COVERAGE_SLACK = 0.25  # ...and cover the question nearly as well (each adds a part, not a digression)
 MAX_SENTENCES = 3
 

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
 
     answer_mode: AnswerMode = Field(AnswerMode.EXTRACTIVE)
     answer_passages: int = Field(5, description="Top passages whose sentences may be quoted.")
-    answer_max_words: int = Field(60, description="Word budget for an extractive answer.")
+    answer_max_words: int = Field(70, description="Word budget for an extractive answer.")
     abstain_threshold: float | None = Field(
         None, description="Override the calibrated probability below which the bot abstains."
     )

@@ -93,13 +93,25 @@ def answer_type(question: str) -> AnswerType:
     return AnswerType.THING
 
 
-_WANTED: dict[AnswerType, tuple[SpanKind, ...]] = {
-    AnswerType.DATE: (SpanKind.DATE,),
-    AnswerType.NUMBER: (SpanKind.NUMBER,),
-    AnswerType.PERSON: (SpanKind.NAME,),
-    AnswerType.PLACE: (SpanKind.NAME,),
-    AnswerType.THING: (SpanKind.NAME, SpanKind.PHRASE, SpanKind.NUMBER, SpanKind.DATE),
+# How well each span shape fits each question type (a bonus added to the span's score).
+_FIT: dict[AnswerType, dict[SpanKind, float]] = {
+    AnswerType.DATE: {SpanKind.DATE: 0.6, SpanKind.NUMBER: -0.6, SpanKind.NAME: -1.0, SpanKind.PHRASE: -1.0},
+    AnswerType.NUMBER: {SpanKind.NUMBER: 0.6, SpanKind.DATE: -0.6, SpanKind.NAME: -1.0, SpanKind.PHRASE: -1.0},
+    AnswerType.PERSON: {SpanKind.NAME: 0.6, SpanKind.PHRASE: -1.0},
+    AnswerType.PLACE: {SpanKind.NAME: 0.6, SpanKind.PHRASE: -1.0},
+    AnswerType.THING: {SpanKind.NAME: 0.6, SpanKind.PHRASE: 0.0, SpanKind.NUMBER: 0.0, SpanKind.DATE: 0.0},
 }
+# Words that are rarely an answer on their own: connectives, hedges, and naming verbs ("is called X").
+_WEAK = frozenset(
+    """thus instead however therefore also often usually generally later first certain various several including
+    like although though even still yet well called known named termed referred considered described regarded
+    became become include includes included used using based such whereas while since already another others
+    main major many much most new other same several small large""".split()
+)
+# After these, what follows is typically the thing named: "is called X", "known as X", "renamed to X".
+PHRASE_BONUS = 0.2
+_CUES = frozenset("called named termed known as is was are were include includes including to became".split())
+
 
 
 _ROLE_WORDS = frozenset(
@@ -191,7 +203,7 @@ def extract(question: str, sentences: list[str]) -> str | None:
     if kind is AnswerType.EXPLANATION or not sentences:
         return None
     question_terms = set(tokenize(question))
-    wanted = _WANTED[kind]
+    fit = _FIT[kind]
     best: tuple[float, str] | None = None
     for sentence_rank, sentence in enumerate(sentences):
         words = list(_WORD.finditer(sentence))
@@ -200,7 +212,7 @@ def extract(question: str, sentences: list[str]) -> str | None:
         matched_set = set(matched)
         spans = []
         for span in candidate_spans(sentence):
-            if span.kind in wanted:
+            if span.kind in fit:
                 spans.extend(_split_on_question_words(span, sentence, question_terms)
                              if span.kind in (SpanKind.NAME, SpanKind.PHRASE) else [span])
         for span in spans:
@@ -227,15 +239,21 @@ def extract(question: str, sentences: list[str]) -> str | None:
                 adjacent += i in matched_set
                 i -= 1
             span_words = {w.lower() for w in text.split()}
+            single = len(span_words) == 1 and span.kind is SpanKind.PHRASE
+            word = text.lower()
             score = (
                 closeness
                 - repeated
-                + (0.6 if span.kind is wanted[0] else 0.0)  # the preferred shape for this question type
+                + fit[span.kind]  # how well the shape fits the question type
                 + 0.3 * adjacent / max(len(question_terms), 1)
+                + (0.15 if previous_word in _CUES else 0.0)
+                - (0.5 if single and word in _WEAK else 0.0)
+                - (0.25 if single and (word.endswith("ly") or word.endswith("ing") or word.endswith("ed")) else 0.0)
                 + (0.4 if kind is AnswerType.PERSON and previous_word in _ROLE_WORDS else 0.0)
                 - (0.5 if kind is AnswerType.PERSON and span_words & _ORG_WORDS else 0.0)
                 - 0.15 * sentence_rank
                 - 0.05 * max(0, len(text.split()) - 3)
+                + (PHRASE_BONUS if span.kind is SpanKind.PHRASE and 2 <= len(text.split()) <= 3 else 0.0)
             )
             if best is None or score > best[0]:
                 best = (score, text)

@@ -1,0 +1,110 @@
+"""Gold formats, metrics, and `qa eval` end to end (real engine, real reports)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES, ROOT
+from qa.evaluation import contains, exact_match, failures, normalize_answer, parse_bounds, summarize, token_f1
+from qa.gold import AnswerMode, GoldFormatError, load_gold
+
+
+def test_official_squad_normalization_and_scores():
+    assert normalize_answer("The  Normans, of France!") == "normans of france"
+    assert exact_match("the Normans", ["Normans"]) == 1.0
+    assert token_f1("in the 10th century", ["10th and 11th centuries"]) == pytest.approx(2 / 7)  # P 1/3, R 1/4
+    assert token_f1("", ["France"]) == 0.0
+    assert contains("It was “harrowing,” he said.", "harrowing")  # curly quotes do not hide a match
+    assert not contains("Francesca", "France")
+
+
+def test_jsonl_csv_and_dialogue_formats(tmp_path: Path):
+    jsonl = tmp_path / "gold.jsonl"
+    jsonl.write_text(
+        '{"id": "q1", "question": "Who?", "answers": ["A", "B"], "answer_mode": "all", "type": "fact"}\n'
+        '{"id": "q2", "question": "Nothing?", "answers": []}\n'
+        '{"id": "d1", "type": "dialogue", "turns": [{"question": "First?", "answers": ["x"]}, '
+        '{"question": "And then?", "answers": ["y"]}]}\n'
+    )
+    gold = load_gold(jsonl)
+    assert [d.id for d in gold.dialogues] == ["q1", "q2", "d1"]
+    q1, q2, t1, t2 = gold.questions
+    assert q1.answer_mode is AnswerMode.ALL and q1.answerable and not q2.answerable
+    assert q2.group == "unanswerable" and t2.id == "d1#2" and t2.type == "dialogue"
+
+    csv_file = tmp_path / "gold.csv"
+    csv_file.write_text('id,question,answers,evidence_article_ids,type\n'
+                        'c1,Who spoke?,"[""Abbas"", ""Mahmoud Abbas""]",a1|a2,fact\nc2,Why?,,,unanswerable\n')
+    c1, c2 = load_gold(csv_file).questions
+    assert c1.answers == ["Abbas", "Mahmoud Abbas"] and c1.evidence_article_ids == ["a1", "a2"]
+    assert c2.answers == [] and c2.type == "unanswerable"
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "ok", "answers": []}\n{"answers": ["no question"]}\n')
+    with pytest.raises(GoldFormatError, match="bad.jsonl:2: missing 'question'"):
+        load_gold(bad)
+
+
+def test_squad_json_carries_its_articles(tmp_path: Path):
+    squad = tmp_path / "dev-v2.0.json"
+    squad.write_text(json.dumps({"version": "v2.0", "data": [{"title": "Harbor_Town", "paragraphs": [
+        {"context": "The ferry to Harbor Town leaves at noon.", "qas": [
+            {"id": "s1", "question": "When does the ferry leave?", "answers": [{"text": "noon", "answer_start": 34}],
+             "is_impossible": False},
+            {"id": "s2", "question": "When does the train leave?", "answers": [], "is_impossible": True,
+             "plausible_answers": [{"text": "noon", "answer_start": 34}]}]}]}]}))
+    gold = load_gold(squad)
+    assert gold.articles == [{"id": "Harbor_Town", "title": "Harbor Town", "text": "The ferry to Harbor Town leaves at noon."}]
+    s1, s2 = gold.questions
+    assert s1.answers == ["noon"] and s1.evidence_article_ids == ["Harbor_Town"] and s2.type == "unanswerable"
+
+
+def test_summary_metrics_on_known_rows():
+    def row(answerable, hit_rank=None, recall=0.0, f1=0.0, abstained=False, citations=1, correct=0, latency=10.0):
+        return {"answerable": answerable, "hit_rank": hit_rank, "answer_recall": recall if answerable else None,
+                "exact_match": float(f1 == 1.0) if answerable else None, "f1": f1 if answerable else None,
+                "abstained": abstained, "citations": citations, "correct_citations": correct if answerable else None,
+                "nonverbatim_citations": 0, "latency_ms": latency}
+
+    rows = [row(True, 1, 1.0, 1.0, correct=1), row(True, 3, 1.0, 0.5), row(True, None, abstained=True, citations=0),
+            row(False, abstained=True, citations=0), row(False, citations=2)]
+    m = summarize(rows, k=10)
+    assert m["hit@1"] == pytest.approx(1 / 3, abs=1e-3) and m["hit@5"] == pytest.approx(2 / 3, abs=1e-3)
+    assert m["mrr@10"] == pytest.approx((1 + 1 / 3) / 3, abs=1e-3)
+    assert m["answer_recall"] == pytest.approx(2 / 3, abs=1e-3) and m["f1"] == pytest.approx(0.5, abs=1e-3)
+    assert m["citation_precision"] == pytest.approx(0.5) and m["wrongful_abstention"] == pytest.approx(1 / 3, abs=1e-3)
+    assert (m["abstention_precision"], m["abstention_recall"], m["abstention_f1"]) == (0.5, 0.5, 0.5)
+    assert failures(m, parse_bounds(["hit@1=0.3", "answer_recall=0.9"])) == ["answer_recall = 0.6667 < 0.9"]
+    with pytest.raises(ValueError):
+        parse_bounds(["hit@1"])
+
+
+def _run_eval(tmp_path: Path, *extra: str):
+    env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"), QA_AUTO_INDEX_EXAMPLES="false")
+    return subprocess.run(
+        [sys.executable, "-m", "qa.cli", "eval", str(ROOT / "examples" / "gold.jsonl"), "--articles", str(EXAMPLES),
+         "--out", str(tmp_path / "out"), "-q", *extra],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+
+
+def test_qa_eval_on_the_shipped_gold_questions_meets_its_bounds(tmp_path: Path):
+    bounds = ["hit@1=0.9", "answer_recall=0.8", "f1=0.45", "abstention_recall=0.8", "citation_precision=0.55"]
+    result = _run_eval(tmp_path, "--fail-under", *bounds)
+    assert result.returncode == 0, result.stdout + result.stderr
+    overall = json.loads(result.stdout)
+    assert overall["nonverbatim_citations"] == 0 and overall["questions"] == 22
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert {"dialogue", "unanswerable", "fact", "multi-article"} <= set(report["by_type"])
+    rows = {r["id"]: r for r in report["rows"]}
+    assert rows["dialogue-tweet#2"]["answer_recall"] == 1.0  # the follow-up used the conversation
+    assert rows["none-gaza-population"]["abstained"] is True
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 4 and "<script" not in html
+    assert "| hit@1 |" in (tmp_path / "out" / "report.md").read_text()
+
+    failing = _run_eval(tmp_path, "--fail-under", "hit@1=1.01")
+    assert failing.returncode == 1 and "FAIL: hit@1" in failing.stderr
