@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False ANONYMIZED_TELEMETRY=False
 
-.PHONY: install run test bench
+.PHONY: install browser run test bench
 
 install: $(VENV)/.installed
 
@@ -14,10 +14,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[app,slack,test]'
 	touch $@
 
-run: install
-	$(VENV)/bin/qa ask "What did Sullivan convey?"
+# Debian's chromium for the browser tests (Playwright cannot download its own browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-test: install
+run: install
+	$(PY) app.py
+
+test: install browser
 	$(PY) -m pytest -q
 
 bench: install

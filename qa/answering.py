@@ -14,7 +14,7 @@ _PRONOUN_START = re.compile(r"^[\"“‘']?(he|she|they|it|his|her|their|its|thi
 COSINE_WEIGHT, COVERAGE_WEIGHT, PASSAGE_WEIGHT = 0.3, 0.5, 0.2
 CONTEXT_DISCOUNT = 0.5  # a question term found only in the title or the previous sentence counts half
 KEEP_RATIO = 0.6  # further sentences must score at least this share of the best one...
-COVERAGE_SLACK = 0.25  # ...and cover the question nearly as well (each adds a part, not a digression)
+COVERAGE_SLACK = 0.3  # ...and cover the question nearly as well (each adds a part, not a digression)
 MAX_SENTENCES = 3
 
 
@@ -101,7 +101,7 @@ class ExtractiveAnswerer:
         for candidate in scored[1:]:
             if len(chosen) >= MAX_SENTENCES or candidate.score < KEEP_RATIO * scored[0].score:
                 break
-            if candidate.coverage < scored[0].coverage - COVERAGE_SLACK:
+            if candidate.coverage < scored[0].coverage - COVERAGE_SLACK - 1e-9:
                 continue
             size = len(candidate.text.split())
             if words + size > self.max_words:

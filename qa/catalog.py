@@ -152,6 +152,18 @@ class Catalog:
             db.execute("DELETE FROM sources WHERE path = ?", (path,))
             self._bump(db)
 
+    def detach_article(self, article_id: str) -> list[str]:
+        """Forget every source's reference to the article (it is then garbage); returns those sources.
+        A source file re-ingested unchanged stays skipped, so the article does not come back."""
+        with self._transaction() as db:
+            paths = [r[0] for r in db.execute("SELECT path FROM source_articles WHERE article_id = ?", (article_id,))]
+            db.execute("DELETE FROM source_articles WHERE article_id = ?", (article_id,))
+            self._bump(db)
+        return paths
+
+    def articles_of_source(self, path: str) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT article_id FROM source_articles WHERE path = ?", (path,))]
+
     def unreferenced_articles(self) -> list[str]:
         rows = self._conn.execute(
             "SELECT id FROM articles WHERE id NOT IN (SELECT article_id FROM source_articles)"

@@ -1,4 +1,4 @@
-"""Command line: `qa ingest | ask | eval`. A thin layer over the Engine."""
+"""Command line: `qa ingest | ask | eval | serve | feedback export`. A thin layer over the Engine."""
 from __future__ import annotations
 
 import argparse
@@ -102,6 +102,36 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    if args.port:
+        os.environ["QA_PORT"] = str(args.port)
+        get_settings.cache_clear()
+    from qa.web import main as serve
+
+    serve()
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from qa.feedback import Rating
+
+    engine = _engine()
+    rating = None if args.rating == "all" else Rating(args.rating)
+    candidates = engine.feedback.export_gold_candidates(rating)
+    lines = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in candidates)
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).write_text(lines)
+        print(f"{len(candidates)} gold-question candidate(s) written to {args.out}; fill in their answers, then "
+              f"run: qa eval {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(lines)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Ask questions about a collection of news articles.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -132,6 +162,17 @@ def build_parser() -> argparse.ArgumentParser:
                             help="exit 1 when a metric is below its bound (e.g. hit@1=0.8 answer_recall=0.7)")
     evaluation.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     evaluation.set_defaults(run=cmd_eval)
+
+    serve = commands.add_parser("serve", help="the chat page and JSON API (same as python app.py)")
+    serve.add_argument("--port", type=int, help="port (default QA_PORT or 7860)")
+    serve.set_defaults(run=cmd_serve)
+
+    feedback = commands.add_parser("feedback", help="answers people rated 👍/👎 on the page or in Slack")
+    feedback_commands = feedback.add_subparsers(dest="action", required=True)
+    export = feedback_commands.add_parser("export", help="rated questions as gold-question candidates (JSONL)")
+    export.add_argument("--rating", choices=["down", "up", "all"], default="down")
+    export.add_argument("--out", help="file to write (default: stdout)")
+    export.set_defaults(run=cmd_feedback)
     return parser
 
 

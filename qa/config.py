@@ -77,6 +77,18 @@ class Settings(BaseSettings):
         None, description="Override the calibrated probability below which the bot abstains."
     )
 
+    host: str = Field("127.0.0.1", description="Address the web page listens on.")
+    port: int = Field(7860, description="Port of the web page.")
+    auth: str | None = Field(None, description="user:password to require a login on the web page and API.")
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.index_dir / "uploads"
+
+    @property
+    def feedback_path(self) -> Path:
+        return self.index_dir / "feedback.sqlite"
+
     @property
     def chroma_dir(self) -> Path:
         return self.index_dir / "chroma"

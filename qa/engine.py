@@ -96,6 +96,30 @@ class Engine:
             return self.ingest([self.settings.examples_dir], progress=progress)
         return None
 
+    def remove_article(self, article_id: str) -> bool:
+        """Drop an article from the index; an uploaded file that held only it is deleted too."""
+        with self._lock:
+            catalog = self.store.catalog
+            if catalog.article(article_id) is None:
+                return False
+            paths = catalog.detach_article(article_id)
+            self.store.collect_garbage()
+            uploads = self.settings.uploads_dir.resolve()
+            for path in map(Path, paths):
+                if path.resolve().parent == uploads and not catalog.articles_of_source(str(path)):
+                    catalog.remove_source(str(path))
+                    path.unlink(missing_ok=True)
+            return True
+
+    @property
+    def feedback(self):
+        from qa.feedback import FeedbackStore
+
+        with self._lock:
+            if getattr(self, "_feedback", None) is None:
+                self._feedback = FeedbackStore(self.settings.feedback_path)
+            return self._feedback
+
     # ---------------------------------------------------------------- answering
     def ask(self, question: str, history: Sequence[Turn] | None = None, k: int | None = None,
             filters: Filters | None = None) -> Answer:

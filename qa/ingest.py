@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Iterable
 
 from tqdm import tqdm
 
-from qa.articles import ArticleError, ParsedFile, discover, load_file
+from qa.articles import SUPPORTED_EXTENSIONS, ArticleError, ParsedFile, discover, load_file
 from qa.catalog import SourceState
 from qa.chunking import Chunker
 from qa.schema import Chunk
@@ -47,6 +48,24 @@ class IngestReport:
         if self.errors:
             parts.append(f"{len(self.errors)} error(s)")
         return "; ".join(parts) + f" in {self.seconds:.1f}s"
+
+
+def store_upload(uploads_dir: Path, original_name: str, content: bytes) -> Path:
+    """Save an uploaded file under `uploads_dir`, whatever its name says: the name is reduced to a plain
+    file name, so "../../etc/passwd" or an absolute path cannot write anywhere else."""
+    name = re.sub(r"[^\w.\-]+", "_", Path(original_name.replace("\\", "/")).name).lstrip(".") or "upload"
+    if Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS:
+        raise ArticleError(original_name, f"unsupported file type '{Path(name).suffix or '(none)'}'")
+    uploads_dir.mkdir(parents=True, exist_ok=True)
+    target = uploads_dir / name
+    stem, suffix, n = target.stem, target.suffix, 1
+    while target.exists() and target.read_bytes() != content:
+        n += 1
+        target = uploads_dir / f"{stem}-{n}{suffix}"
+    if target.resolve().parent != uploads_dir.resolve():  # defence in depth
+        raise ArticleError(original_name, "invalid file name")
+    target.write_bytes(content)
+    return target
 
 
 class Ingestor:

@@ -33,6 +33,9 @@ _TYPE_RULES: list[tuple[re.Pattern, AnswerType]] = [
     (re.compile(r"^\s*why\b|\bfor what reason\b|\bwhat (is|was|were|are) the (reason|cause|purpose)\b|"
                 r"^\s*how (does|do|did|can|could|is|was|were|are)\b(?!.*\b(many|much)\b)|\bexplain\b", re.I),
      AnswerType.EXPLANATION),
+    (re.compile(r"^\s*what (did|does|do|will|would|could|should|can)\s+(\w+\s+){1,4}?(say|said|convey|tell|"
+                r"write|tweet|announce|ask|want|mean|argue|claim|think|believe|suggest|propose|promise|"
+                r"state|express|describe|explain|add|call for|urge|warn)\b", re.I), AnswerType.EXPLANATION),
     (re.compile(r"\b(when|what (year|decade|century|date|day|month|time|period|era)|which (year|decade|century|"
                 r"date|day|month|period|era)|how long ago|since when)\b", re.I), AnswerType.DATE),
     (re.compile(r"\b(how (many|much|long|far|big|large|old|tall|high|fast|often|wide|deep|heavy)|"

@@ -14,7 +14,8 @@ NORMANS = "The Normans were the people who in the 10th and 11th centuries gave t
         ("How many men did the army have?", AnswerType.NUMBER),
         ("In what country is Normandy located?", AnswerType.PLACE),
         ("Why did the talks fail?", AnswerType.EXPLANATION),
-        ("What did Sullivan convey?", AnswerType.THING),
+        ("What did Sullivan convey?", AnswerType.EXPLANATION),  # wants what was said, not a factoid
+        ("What did Tesla develop?", AnswerType.THING),
     ],
 )
 def test_answer_types(question, expected):

@@ -1,0 +1,81 @@
+"""Turning an Answer into what people see. Article text is untrusted: always escaped, never markup."""
+from __future__ import annotations
+
+import html
+import re
+
+from qa.schema import Answer, Citation, Passage
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MARKER = re.compile(r" ?\[(\d+)\]")
+
+
+def escape_markdown(text: str) -> str:
+    """Literal text inside Markdown: HTML entities for <, > and &, backslashes before Markdown syntax."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def citation_label(citation: Citation | Passage) -> str:
+    """Title, else the file name, else the article id: an article without a parsed title still has a name."""
+    if citation.title:
+        return citation.title
+    if citation.source:
+        return citation.source.replace("\\", "/").rsplit("/", 1)[-1]
+    return citation.article_id
+
+
+def answer_markdown(answer: Answer) -> str:
+    """Chat text: the short answer in bold, then the answer whose [n] markers link to the sources panel."""
+    if answer.abstained:
+        return f"> ℹ️ *{escape_markdown(answer.text)}*"
+    parts = []
+    pieces = _MARKER.split(answer.text)  # text, n, text, n, ...
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            parts.append(f" [\\[{piece}\\]](#source-{piece})")
+        else:
+            parts.append(escape_markdown(piece))
+    body = "".join(parts).strip()
+    if answer.short_answer:
+        return f"**{escape_markdown(answer.short_answer)}**\n\n{body}"
+    return body
+
+
+def _passage_for(citation: Citation, passages: list[Passage]) -> Passage | None:
+    for passage in passages:
+        chunk = passage.chunk
+        if (passage.article_id == citation.article_id and chunk.section == citation.section
+                and chunk.start <= citation.start and citation.end <= chunk.end):
+            return passage
+    return None
+
+
+def sources_html(answer: Answer) -> str:
+    """The sources panel: per citation, title and date, and its passage with the quote highlighted."""
+    esc = html.escape
+    if answer.abstained or not answer.citations:
+        items = "".join(
+            f"<li>{esc(citation_label(p))}{' — ' + esc(p.published) if p.published else ''}: "
+            f"{esc(p.chunk.text[:300])}{'…' if len(p.chunk.text) > 300 else ''}</li>"
+            for p in answer.passages[:3]
+        )
+        note = "No passage answers this question." if answer.abstained else "No sources."
+        closest = f"<p>Closest passages:</p><ul>{items}</ul>" if items else ""
+        return f'<div class="qa-sources qa-abstained"><p><b>{note}</b></p>{closest}</div>'
+    blocks = []
+    for c in answer.citations:
+        passage = _passage_for(c, answer.passages)
+        if passage is not None:
+            text, offset = passage.chunk.text, passage.chunk.start
+            a, b = c.start - offset, c.end - offset
+            body = f"{esc(text[:a])}<mark>{esc(text[a:b])}</mark>{esc(text[b:])}"
+        else:
+            body = f"<mark>{esc(c.quote)}</mark>"
+        date = f" — {esc(c.published)}" if c.published else ""
+        where = "photo caption" if c.section.value == "caption" else "body"
+        blocks.append(
+            f'<details open id="source-{c.n}" class="qa-source"><summary><b>[{c.n}]</b> {esc(citation_label(c))}'
+            f"{date}</summary><p class=\"qa-passage\">{body}</p>"
+            f"<p class=\"qa-offsets\">{where}, characters {c.start}–{c.end}</p></details>"
+        )
+    return '<div class="qa-sources">' + "".join(blocks) + "</div>"
