@@ -1,4 +1,4 @@
-"""Command line: `qa ingest | ask | eval | serve | feedback export`. A thin layer over the Engine."""
+"""Command line: `qa ingest | ask | eval | serve | slack | feedback export`. A thin layer over the Engine."""
 from __future__ import annotations
 
 import argparse
@@ -114,6 +114,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_slack(args: argparse.Namespace) -> int:
+    from qa.slack_bot import run
+
+    run(http=args.http, port=args.port)
+    return 0
+
+
 def cmd_feedback(args: argparse.Namespace) -> int:
     from qa.feedback import Rating
 
@@ -166,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="the chat page and JSON API (same as python app.py)")
     serve.add_argument("--port", type=int, help="port (default QA_PORT or 7860)")
     serve.set_defaults(run=cmd_serve)
+
+    slack = commands.add_parser("slack", help="the Slack bot (Socket Mode; --http for the Events API)")
+    slack.add_argument("--http", action="store_true", help="serve the Events API at /slack/events instead")
+    slack.add_argument("--port", type=int, default=3000, help="port for --http (default 3000)")
+    slack.set_defaults(run=cmd_slack)
 
     feedback = commands.add_parser("feedback", help="answers people rated 👍/👎 on the page or in Slack")
     feedback_commands = feedback.add_subparsers(dest="action", required=True)
