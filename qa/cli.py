@@ -48,11 +48,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
+    if answer.short_answer:
+        print(terminal_safe(f"» {answer.short_answer}\n"))
     print(terminal_safe(answer.text))
     if answer.citations:
         print("\nSources:")
+        from qa.render import citation_label
+
         for c in answer.citations:
-            label = c.title or c.source or c.article_id
+            label = citation_label(c)
             date = f" ({c.published})" if c.published else ""
             print(terminal_safe(f"  [{c.n}] {label}{date}, chars {c.start}-{c.end}: “{c.quote}”"))
     return 0

@@ -109,3 +109,23 @@ def test_chroma_server_via_url(chroma_server: str, tmp_path: Path, sample_articl
     answer = engine.ask("What did Sullivan convey?")
     assert not answer.abstained and any("sustainable calm" in c.quote for c in answer.citations)
     assert engine.ingest([sample_articles], progress=False).chunks_embedded == 0
+
+
+def test_feedback_export_writes_gold_candidates(tmp_path: Path, sample_engine):
+    from qa.feedback import Rating
+
+    index = tmp_path / "index"
+    engine = Engine(make_settings(index))
+    engine.feedback.record(sample_engine.ask("Who will travel to Israel?"), Rating.DOWN, "web", "ann")
+    engine.feedback.record(sample_engine.ask("What did Sullivan convey?"), Rating.UP, "slack", "bo")
+    out = tmp_path / "candidates.jsonl"
+    result = run_qa(["feedback", "export", "--out", str(out)], index)
+    assert result.returncode == 0, result.stderr
+    (candidate,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert candidate["question"] == "Who will travel to Israel?" and candidate["answers"] == []
+    assert candidate["feedback"]["user"] == "ann" and candidate["evidence_article_ids"]
+    every = run_qa(["feedback", "export", "--rating", "all"], index)
+    assert len(every.stdout.splitlines()) == 2
+    from qa.gold import load_gold
+
+    assert load_gold(out).questions[0].question == "Who will travel to Israel?"  # qa eval reads it
