@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from qa.schema import Article
 
@@ -332,9 +332,8 @@ def _parse_pdf(path: Path, data: bytes) -> Article:
 
 # ---------------------------------------------------------------- JSONL
 
-def _parse_jsonl(path: Path, text: str) -> ParsedFile:
-    articles: list[Article] = []
-    errors: list[ArticleError] = []
+def jsonl_objects(path: Path | str, text: str) -> Iterator[tuple[str, dict | None, str | None]]:
+    """(where, object, None) per JSON-object line, or (where, None, reason) for a bad line; blanks skipped."""
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -342,10 +341,20 @@ def _parse_jsonl(path: Path, text: str) -> ParsedFile:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            errors.append(ArticleError(where, f"invalid JSON ({exc.msg} at column {exc.colno})"))
+            yield where, None, f"invalid JSON ({exc.msg} at column {exc.colno})"
             continue
-        if not isinstance(record, dict):
-            errors.append(ArticleError(where, "expected a JSON object"))
+        if isinstance(record, dict):
+            yield where, record, None
+        else:
+            yield where, None, "expected a JSON object"
+
+
+def _parse_jsonl(path: Path, text: str) -> ParsedFile:
+    articles: list[Article] = []
+    errors: list[ArticleError] = []
+    for where, record, problem in jsonl_objects(path, text):
+        if record is None:
+            errors.append(ArticleError(where, problem))
             continue
         body = record.get("text")
         if not isinstance(body, str) or not body.strip():

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from qa.articles import jsonl_objects
+
 
 class AnswerMode(str, Enum):
     ANY = "any"  # one of the gold answers suffices
@@ -101,17 +103,10 @@ def _question(record: dict, where: str, default_id: str) -> GoldQuestion:
 
 def _load_jsonl(path: Path) -> GoldSet:
     dialogues = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise GoldFormatError(where, f"invalid JSON ({exc.msg})") from exc
-        if not isinstance(record, dict):
-            raise GoldFormatError(where, "expected a JSON object")
-        dialogue_id = str(record.get("id") or f"line{number}")
+    for where, record, problem in jsonl_objects(path, path.read_text(encoding="utf-8")):
+        if record is None:
+            raise GoldFormatError(where, problem)
+        dialogue_id = str(record.get("id") or f"line{where.rsplit(':', 1)[1]}")
         if "turns" in record:
             turns = record["turns"]
             if not isinstance(turns, list) or not turns:

@@ -1,6 +1,25 @@
 """Small builders for test inputs (a real PDF, feeds) made without network or extra packages."""
 from __future__ import annotations
 
+import socket
+import subprocess
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate a server started by a test, killing it if it lingers."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
 
 def minimal_pdf(lines: list[str], title: str | None = None) -> bytes:
     """A valid one-page PDF whose text pypdf can extract."""

@@ -1,7 +1,6 @@
 """The `qa` command, run as a user runs it (subprocess), against a temporary index."""
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import free_port, stop
 from conftest import ROOT, make_settings
 from qa.engine import Engine
 
@@ -67,16 +67,11 @@ def test_terminal_output_neutralises_escape_sequences(tmp_path: Path):
     assert result.returncode == 0 and "\x1b" not in result.stdout and "resigned" in result.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def chroma_server(tmp_path: Path):
     """A real Chroma server on 127.0.0.1 (the `chroma` CLI that ships with chromadb)."""
-    port = _free_port()
+    port = free_port()
     chroma = Path(sys.executable).parent / "chroma"
     proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -91,8 +86,7 @@ def chroma_server(tmp_path: Path):
         proc.kill()
         pytest.fail("chroma server did not start")
     yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    stop(proc)
 
 
 def test_chroma_server_via_url(chroma_server: str, tmp_path: Path, sample_articles: Path):

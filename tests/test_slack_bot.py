@@ -3,7 +3,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from helpers import free_port, stop
 from conftest import ROOT
 from fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
 from qa.feedback import FeedbackStore, Rating
@@ -24,17 +24,12 @@ SECRET = "test-signing-secret"
 TOKEN = "xoxb-test-token-never-logged"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("slack")
     fake = FakeSlack()
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"), SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET,
                SLACK_API_URL=fake.url + "/api/")
     log = tmp_path / "bot.log"
@@ -51,11 +46,7 @@ def bot(tmp_path_factory):
                 pytest.fail("bot exited:\n" + log.read_text())
             time.sleep(0.2)
     yield url, fake, tmp_path, log
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop(proc)
     fake.close()
 
 

@@ -3,7 +3,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import free_port, stop
 from conftest import EXAMPLES, ROOT, make_settings
 from qa.engine import Engine
 from qa.feedback import Rating
@@ -25,26 +25,13 @@ XSS_ARTICLE = (
 OUTPUT = ROOT / "test-output"
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(tmp_path: Path, **env_extra) -> tuple[subprocess.Popen, str]:
     articles = tmp_path / "articles"
     shutil.copytree(EXAMPLES, articles)
     (articles / "xss.txt").write_text(XSS_ARTICLE)
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"), QA_EXAMPLES_DIR=str(articles), QA_PORT=str(port),
                **env_extra)
     log = open(tmp_path / "server.log", "w")
@@ -69,7 +56,7 @@ def server(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("web")
     proc, url = _start(tmp_path)
     yield url, tmp_path
-    _stop(proc)
+    stop(proc)
 
 
 def _post(url: str, payload: dict, headers: dict | None = None) -> dict:
@@ -149,7 +136,7 @@ def test_login_required_when_configured(tmp_path: Path):
         page = urllib.request.urlopen(url + "/", timeout=30).read().decode()
         assert "login" in page.lower()
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def _chromium():
