@@ -4,7 +4,7 @@ Positives: answerable questions about indexed articles. Negatives: questions abo
 of the index (out-of-corpus, the everyday case). The questions of the benchmark sample and the articles
 held out by the benchmark are not used. The threshold is set for a target wrongful-abstention rate.
 
-    python bench/calibrate_abstention.py [--target-wrongful 0.05] [--n 1500]
+    python bench/calibrate_abstention.py [--target-wrongful 0.04] [--n 1500]
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def features_of(engine, question: str) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--target-wrongful", type=float, default=0.05)
+    parser.add_argument("--target-wrongful", type=float, default=0.04)
     parser.add_argument("--n", type=int, default=1500, help="questions per class")
     args = parser.parse_args()
 
