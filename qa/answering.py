@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 
 from qa.abstention import AbstentionFeatures, AbstentionModel
-from qa.lexical import LexicalIndex, QuestionTerms, tokenize
+from qa.lexical import LexicalIndex, QuestionTerms, sentence_terms, tokenize
 from qa.schema import Passage
 
 # A sentence opening with one of these leans on the previous sentence for its subject.
@@ -60,12 +60,11 @@ class ExtractiveAnswerer:
             chunk = passage.chunk
             title_terms = set(tokenize(passage.title or ""))
             passage_coverage = max(passage_coverage, question_terms.coverage(set(tokenize(chunk.text))))
-            previous_terms: set[str] = set()
+            previous_terms: frozenset[str] = frozenset()
             previous_cosine = 0.0
-            for k, (start, end) in enumerate(chunk.sentences):
+            for k, ((start, end), own) in enumerate(zip(chunk.sentences, sentence_terms(chunk))):
                 text = chunk.sentence_text(k)
                 cosine = passage.sentence_cosines[k] if k < len(passage.sentence_cosines) else 0.0
-                own = set(tokenize(text))
                 leans_back = k > 0 and bool(_PRONOUN_START.match(text))
                 context = title_terms | (previous_terms if leans_back else set())
                 if leans_back:  # its subject is in the previous sentence: judge the two together

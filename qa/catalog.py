@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 _ARTICLE_COLUMNS = "id, title, published, source, url, author, caption, external_id, text"
 _CHUNK_COLUMNS = 'c.article_id, c.idx, c.section, c.start, c."end", c.text, c.sentences'
-SCHEMA_VERSION = "2"  # 2: one vector per sentence
+SCHEMA_VERSION = "3"  # 2: one vector per sentence; 3: sentence vectors pooled from their chunk
 
 
 class IndexVersionError(RuntimeError):

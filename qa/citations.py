@@ -6,14 +6,6 @@ from typing import Protocol, Sequence
 from qa.schema import Article, Citation, Section
 
 
-class Quotable(Protocol):
-    """What a citation is made from: a span of an article section (answering.ScoredSentence)."""
-
-    start: int
-    end: int
-    text: str
-
-
 class ArticleLookup(Protocol):
     def article(self, article_id: str) -> Article | None: ...
 
@@ -23,7 +15,8 @@ class CitationError(AssertionError):
 
 
 def cite(sentences: Sequence) -> tuple[str, list[Citation]]:
-    """Answer text where each sentence ends with its marker, and the citations (one per distinct quote)."""
+    """Answer text where each sentence ends with its marker, and the citations (one per distinct quote).
+    `sentences` are answering.ScoredSentence: a passage and a verbatim span (start, end, text) of it."""
     citations: list[Citation] = []
     numbers: dict[tuple[str, str, int, int], int] = {}
     parts: list[str] = []

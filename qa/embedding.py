@@ -65,6 +65,29 @@ class Encoder:
         ).astype(np.float32)
 
 
+    def encode_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> np.ndarray:
+        """One unit vector per (start, end) character span of each text, from a single pass over the text:
+        the mean of the span's token embeddings, contextualised by the whole text ("late chunking").
+        Sentence vectors at the cost of encoding the chunks once."""
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        tokens = self.model.encode(list(texts), batch_size=self.batch_size, output_value="token_embeddings",
+                                   convert_to_numpy=False, show_progress_bar=False)
+        offsets = self.tokenizer(list(texts), return_offsets_mapping=True, truncation=True,
+                                 max_length=self.max_tokens)["offset_mapping"]
+        vectors = []
+        for token_vectors, token_offsets, text_spans in zip(tokens, offsets, spans):
+            token_vectors = token_vectors.float().cpu().numpy()
+            starts = np.array([a for a, b in token_offsets])
+            ends = np.array([b for a, b in token_offsets])
+            real = ends > starts  # special tokens have empty offsets
+            for start, end in text_spans:
+                inside = real & (starts >= start) & (ends <= end)
+                vector = token_vectors[inside].mean(axis=0) if inside.any() else token_vectors.mean(axis=0)
+                vectors.append(vector / (np.linalg.norm(vector) or 1.0))
+        return np.asarray(vectors, dtype=np.float32)
+
+
 @lru_cache(maxsize=4)
 def get_encoder(model_dir: str, batch_size: int = 32) -> Encoder:
     return Encoder(model_dir, batch_size)

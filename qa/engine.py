@@ -1,7 +1,6 @@
 """The one Engine every interface calls: store + retriever + answerer, built once, models loaded lazily."""
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import time
@@ -20,7 +19,6 @@ if TYPE_CHECKING:  # imported lazily: `qa ingest` of unchanged files should not 
     from qa.answering import ExtractiveAnswerer
     from qa.retrieval import HybridRetriever
 
-log = logging.getLogger(__name__)
 
 Turn = dict  # {"role": "user" | "assistant", "content": str}
 _FOLLOW_UP = re.compile(r"\b(he|she|they|it|him|her|them|his|their|its|that|this|those|these|there|then)\b", re.I)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -105,17 +106,30 @@ class Ingestor:
             todo.append((str(path), file_hash, parsed, chunks))
 
         # 2. Record, embed and store, in groups; a source is marked done only once its vectors are in.
+        # Chroma stores one group while the encoder works on the next (both release the GIL).
         total_chunks = sum(len(chunks) for *_, chunks in todo)
-        with tqdm(total=total_chunks, desc="embedding", unit="chunk", disable=not progress or not todo) as bar:
-            group: list[tuple[str, str, ParsedFile, list[Chunk]]] = []
-            for item in todo:
-                group.append(item)
-                # Big groups keep the encoder busy; each group is committed as soon as it is stored.
-                if sum(len(g[3]) for g in group) >= self.store.settings.ingest_group_chunks:
-                    self._store_group(group, report, bar)
-                    group = []
-            if group:
-                self._store_group(group, report, bar)
+        groups: list[list] = [[]]
+        for item in todo:
+            if sum(len(g[3]) for g in groups[-1]) >= self.store.settings.ingest_group_chunks:
+                groups.append([])
+            groups[-1].append(item)
+        with tqdm(total=total_chunks, desc="embedding", unit="chunk", disable=not progress or not todo) as bar, \
+                ThreadPoolExecutor(max_workers=1) as writer:
+            pending: tuple[list, Future] | None = None
+            try:
+                for group in filter(None, groups):
+                    for path, file_hash, parsed, chunks in group:
+                        catalog.begin_source(path, file_hash, parsed.articles, chunks)
+                    batch = self.store.embed([c for *_, file_chunks in group for c in file_chunks])
+                    report.chunks_embedded += batch.chunks
+                    bar.update(sum(len(g[3]) for g in group))
+                    if pending:
+                        previous, pending = pending, None
+                        self._finish(*previous, report)
+                    pending = (group, writer.submit(self.store.upsert, batch))
+            finally:  # interrupted or not, a group whose vectors are stored is recorded as done
+                if pending:
+                    self._finish(*pending, report)
 
         # 3. Sources whose files are gone (on request), then articles nobody references any more.
         if prune:
@@ -129,15 +143,9 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _store_group(self, group, report: IngestReport, bar) -> None:
-        catalog = self.store.catalog
-        for path, file_hash, parsed, chunks in group:
-            catalog.begin_source(path, file_hash, parsed.articles, chunks)
-        chunks = [c for *_, file_chunks in group for c in file_chunks]
-        embedded = self.store.embed_and_upsert(chunks)
-        bar.update(len(chunks))
-        report.chunks_embedded += embedded
+    def _finish(self, group: list, stored: Future, report: IngestReport) -> None:
+        stored.result()  # the group's vectors are in Chroma (or this raises and the sources stay pending)
         for path, _, parsed, _ in group:
-            catalog.finish_source(path, [a.id for a in parsed.articles])
+            self.store.catalog.finish_source(path, [a.id for a in parsed.articles])
             report.files_ingested += 1
             report.articles_ingested += len(parsed.articles)

@@ -5,6 +5,8 @@ import json
 import math
 import re
 import shutil
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
@@ -40,6 +42,26 @@ def tokenize(text: str) -> list[str]:
     """Lower-cased, stemmed content words."""
     words = (m.group(0).lower().replace("’", "'") for m in _WORD.finditer(text))
     return [_stem(w.removesuffix("'s")) for w in words if w not in STOPWORDS and w.removesuffix("'s") not in STOPWORDS]
+
+
+_SENTENCE_TERMS: "OrderedDict[str, tuple[frozenset[str], ...]]" = OrderedDict()
+_SENTENCE_TERMS_LOCK = threading.Lock()
+
+
+def sentence_terms(chunk) -> tuple[frozenset[str], ...]:
+    """The terms of each sentence of a chunk (a schema.Chunk), cached by chunk id: retrieval and answering
+    both need them on every question, and a chunk id names fixed content (it embeds a content hash)."""
+    with _SENTENCE_TERMS_LOCK:
+        cached = _SENTENCE_TERMS.get(chunk.id)
+        if cached is not None:
+            _SENTENCE_TERMS.move_to_end(chunk.id)
+            return cached
+    terms = tuple(frozenset(tokenize(chunk.sentence_text(k))) for k in range(len(chunk.sentences)))
+    with _SENTENCE_TERMS_LOCK:
+        _SENTENCE_TERMS[chunk.id] = terms
+        while len(_SENTENCE_TERMS) > 50_000:
+            _SENTENCE_TERMS.popitem(last=False)
+    return terms
 
 
 class LexicalIndex:
@@ -81,10 +103,6 @@ class LexicalIndex:
             return np.zeros((len(terms), self.size), dtype=np.float32)
         return np.vstack([np.asarray(self.bm25.get_scores([t]), dtype=np.float32) for t in terms])
 
-    def scores(self, query_tokens: list[str]) -> np.ndarray:
-        if not self.size or not query_tokens:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(query_tokens), dtype=np.float32)
 
     def save(self, directory: Path) -> None:
         """Written to a fresh folder and swapped in, so a crash never leaves a half-written index."""

@@ -50,18 +50,27 @@ def _passage_for(citation: Citation, passages: list[Passage]) -> Passage | None:
     return None
 
 
+def passages_html(passages: list[Passage], note: str, limit: int = 3, clip: int | None = 300) -> str:
+    """Passages without an answer: for an abstention (the closest ones, clipped) or the passages-only mode."""
+    esc = html.escape
+
+    def shown(text: str) -> str:
+        return esc(text) if clip is None or len(text) <= clip else esc(text[:clip]) + "…"
+
+    items = "".join(
+        f"<li><b>{esc(citation_label(p))}</b>{' — ' + esc(p.published) if p.published else ''}: "
+        f'<span class="qa-passage">{shown(p.chunk.text)}</span></li>'
+        for p in passages[:limit]
+    )
+    return f'<div class="qa-sources qa-abstained"><p><b>{esc(note)}</b></p><ul>{items}</ul></div>'
+
+
 def sources_html(answer: Answer) -> str:
     """The sources panel: per citation, title and date, and its passage with the quote highlighted."""
     esc = html.escape
     if answer.abstained or not answer.citations:
-        items = "".join(
-            f"<li>{esc(citation_label(p))}{' — ' + esc(p.published) if p.published else ''}: "
-            f"{esc(p.chunk.text[:300])}{'…' if len(p.chunk.text) > 300 else ''}</li>"
-            for p in answer.passages[:3]
-        )
-        note = "No passage answers this question." if answer.abstained else "No sources."
-        closest = f"<p>Closest passages:</p><ul>{items}</ul>" if items else ""
-        return f'<div class="qa-sources qa-abstained"><p><b>{note}</b></p>{closest}</div>'
+        note = "No passage answers this question. Closest passages:" if answer.abstained else "No sources."
+        return passages_html(answer.passages, note)
     blocks = []
     for c in answer.citations:
         passage = _passage_for(c, answer.passages)

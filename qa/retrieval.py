@@ -12,7 +12,7 @@ from pydantic import ConfigDict
 
 from qa.config import Fusion
 from qa.embedding import Encoder
-from qa.lexical import QuestionTerms, tokenize
+from qa.lexical import QuestionTerms, sentence_terms, tokenize
 from qa.schema import Chunk, Filters, Passage, Section, chunk_id_of_sentence
 from qa.store import Store
 
@@ -128,12 +128,10 @@ class HybridRetriever(BaseRetriever):
         question = QuestionTerms(query, self.store.lexical())
         fused = fused.copy()
         for i in np.argsort(-fused, kind="stable")[: self.rerank_depth]:
-            chunk = stored[i].chunk
             title_terms = set(tokenize(stored[i].title or ""))
             best = 0.0
-            for k, cosine in enumerate(cosines[ids[i]]):
-                coverage = question.coverage(set(tokenize(chunk.sentence_text(k))), title_terms)
-                best = max(best, 0.3 * cosine + 0.7 * coverage)
+            for cosine, terms in zip(cosines[ids[i]], sentence_terms(stored[i].chunk)):
+                best = max(best, 0.3 * cosine + 0.7 * question.coverage(terms, title_terms))
             fused[i] += self.rerank_weight * best
         return fused
 

@@ -1,8 +1,8 @@
 """The store: catalog (SQLite) + vectors (Chroma, on disk or a server) + BM25, kept in step."""
 from __future__ import annotations
 
-import logging
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 from urllib.parse import urlparse
@@ -16,7 +16,6 @@ from qa.embedding import Encoder, get_encoder
 from qa.lexical import LexicalIndex
 from qa.schema import Chunk
 
-log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
@@ -74,9 +73,14 @@ class VectorIndex:
             embedding_function=_chroma_embedding_function_class()(encoder),
             configuration={"hnsw": {"space": "cosine"}},
         )
+        self._count: int | None = None
 
     def count(self) -> int:
-        return self.collection.count()
+        # Asked on every query; it changes only through this object's writes (or another ingesting process,
+        # which only makes it an upper bound: Chroma then returns fewer results).
+        if self._count is None:
+            self._count = self.collection.count()
+        return self._count
 
     def existing_ids(self, ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
@@ -87,17 +91,20 @@ class VectorIndex:
     def all_ids(self) -> set[str]:
         return set(self.collection.get(include=[])["ids"])
 
-    def upsert(self, ids: list[str], embeddings: np.ndarray, documents: list[str], metadatas: list[dict]) -> None:
+    def upsert(self, ids: list[str], embeddings: np.ndarray, metadatas: list[dict]) -> None:
+        """Vectors and filter metadata only: the text lives in the catalog, and giving Chroma documents
+        would make it build a full-text index nobody queries (a third of the insert time)."""
+        self._count = None
         step = 1000  # well under Chroma's max batch size
         for i in range(0, len(ids), step):
             self.collection.upsert(
                 ids=ids[i : i + step],
                 embeddings=embeddings[i : i + step],
-                documents=documents[i : i + step],
                 metadatas=metadatas[i : i + step],
             )
 
     def delete(self, ids: Sequence[str]) -> None:
+        self._count = None
         for i in range(0, len(ids), 1000):
             self.collection.delete(ids=list(ids[i : i + 1000]))
 
@@ -117,6 +124,14 @@ class VectorIndex:
             query_embeddings=[vector], n_results=min(n, total), where=where or None, include=["distances"]
         )
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0])]
+
+
+@dataclass
+class EmbeddedBatch:
+    chunks: int  # how many chunks needed vectors
+    ids: list[str]
+    vectors: np.ndarray
+    metadatas: list[dict]
 
 
 class Store:
@@ -140,30 +155,34 @@ class Store:
         return self.catalog.count_articles() == 0
 
     # ---------------------------------------------------------------- writing
-    def embed_and_upsert(self, chunks: Sequence[Chunk]) -> int:
-        """Embed and store the sentences Chroma does not hold yet; returns how many chunks needed it.
+    def embed(self, chunks: Sequence[Chunk]) -> EmbeddedBatch:
+        """Vectors for the sentences Chroma does not hold yet (nothing is written here).
 
-        One vector per sentence, each embedded with its article's title and date: a question usually
-        matches one sentence, and all-MiniLM-L6-v2 was trained on sentence-length text."""
+        One vector per sentence: a question usually matches one sentence. Each chunk is encoded once, with
+        its article's title and date in front, and each sentence's vector pools its own tokens, so the
+        sentence is read in its context (a "he" knows who he is) at the cost of encoding chunks."""
         all_ids = [sid for c in chunks for sid in c.sentence_ids]
         present = self.vectors.existing_ids(all_ids)
         todo = [c for c in chunks if any(sid not in present for sid in c.sentence_ids)]
         if not todo:
-            return 0
+            return EmbeddedBatch(0, [], np.zeros((0, 384), dtype=np.float32), [])
         rows = self.catalog.chunks([c.id for c in todo])
-        ids, texts, documents, metadatas = [], [], [], []
+        ids, texts, spans, metadatas = [], [], [], []
         for chunk in todo:
             stored = rows[chunk.id]
             prefix = embedding_prefix(stored.title, stored.published)
+            texts.append(prefix + chunk.text)
+            shift = len(prefix) - chunk.start  # sentence offsets are in article coordinates
+            spans.append([(start + shift, end + shift) for start, end in chunk.sentences])
             base = self._metadata(stored)
             for k, (start, end) in enumerate(chunk.sentences):
-                sentence = chunk.sentence_text(k)
                 ids.append(chunk.sentence_id(k))
-                texts.append(prefix + sentence)
-                documents.append(sentence)
                 metadatas.append(base | {"sentence": k, "start": start, "end": end})
-        self.vectors.upsert(ids, self.encoder.encode(texts), documents, metadatas)
-        return len(todo)
+        return EmbeddedBatch(len(todo), ids, self.encoder.encode_spans(texts, spans), metadatas)
+
+    def upsert(self, batch: EmbeddedBatch) -> None:
+        if batch.ids:
+            self.vectors.upsert(batch.ids, batch.vectors, batch.metadatas)
 
     @staticmethod
     def _metadata(stored) -> dict:

@@ -15,7 +15,7 @@ from qa.engine import Engine
 from qa.feedback import Rating
 from qa.ingest import store_upload
 from qa.articles import ArticleError
-from qa.render import answer_markdown, citation_label, sources_html
+from qa.render import answer_markdown, citation_label, passages_html, sources_html
 from qa.schema import Filters
 
 EXAMPLES = [
@@ -209,7 +209,7 @@ def build_blocks(engine: Engine) -> gr.Blocks:
                 return
             if answer_mode == PASSAGES_ONLY:
                 text = f"Top {len(answer.passages)} passages are in the sources panel."
-                panel = sources_html(answer.__class__(**{**answer.__dict__, "abstained": True}))
+                panel = passages_html(answer.passages, "Passages, best first:", limit=len(answer.passages), clip=None)
             else:
                 text, panel = answer_markdown(answer), sources_html(answer)
             words = text.split(" ")

@@ -118,7 +118,7 @@ def test_interrupted_ingest_is_completed_without_duplicates(settings, sample_art
     settings.ingest_group_chunks = 1  # one file per group, so the failure lands between groups
     engine = Engine(settings)
     calls = {"n": 0}
-    real = engine.store.embed_and_upsert
+    real = engine.store.embed
 
     def dies_on_second_group(chunks):
         calls["n"] += 1
@@ -126,7 +126,7 @@ def test_interrupted_ingest_is_completed_without_duplicates(settings, sample_art
             raise KeyboardInterrupt("killed")
         return real(chunks)
 
-    monkeypatch.setattr(engine.store, "embed_and_upsert", dies_on_second_group)
+    monkeypatch.setattr(engine.store, "embed", dies_on_second_group)
     with pytest.raises(KeyboardInterrupt):
         engine.ingest([sample_articles], progress=False)
     monkeypatch.undo()
@@ -168,3 +168,17 @@ def test_killed_process_then_rerun_leaves_no_duplicate_or_orphan(tmp_path: Path)
     assert engine.store.catalog.count_articles() == 40
     assert engine.store.catalog._conn.execute("SELECT COUNT(*) FROM sources WHERE state='pending'").fetchone()[0] == 0
     assert engine.store.vectors.count() == len(vector_ids)  # nothing stored twice
+
+
+def test_uploads_cannot_write_outside_the_uploads_folder(tmp_path: Path):
+    from qa.articles import ArticleError
+    from qa.ingest import store_upload
+
+    uploads = tmp_path / "index" / "uploads"
+    for name in ["../../escape.txt", "/etc/cron.d/evil.md", "..\\..\\win.html", ".hidden.txt", "a b?.jsonl"]:
+        saved = store_upload(uploads, name, b"The ferry resumed service.")
+        assert saved.parent == uploads and not saved.name.startswith(".")
+    assert not (tmp_path / "escape.txt").exists()
+    assert store_upload(uploads, "same.txt", b"one") != store_upload(uploads, "same.txt", b"two")  # no overwrite
+    with pytest.raises(ArticleError, match="unsupported file type '.sh'"):
+        store_upload(uploads, "run.sh", b"rm -rf /")

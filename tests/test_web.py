@@ -96,6 +96,14 @@ def test_gradio_client_chat_upload_and_remove(server):
                                      api_name="/chat")
     assert "articles don" in str(abstained[-1]["content"])
 
+    only, panel, _ = client.predict("Hady Amr", [], 3, "", "", [], "Passages only", api_name="/chat")
+    assert "passages are in the sources panel" in str(only[-1]["content"])
+    assert panel.count("<li>") == 3 and "Hady Amr" in panel
+
+    dated, panel, _ = client.predict("Who did Blinken speak with?", [], 5, "2022-01-01", "", [], "Answer with quotes",
+                                     api_name="/chat")
+    assert "articles don" in str(dated[-1]["content"])  # the date filter leaves no article
+
     new = tmp_path / "harbor.md"
     new.write_text("# Harbor ferry returns\n\nThe harbor ferry resumed service on Monday after a two-week strike.\n")
     bad = tmp_path / "broken.pdf"
