@@ -65,14 +65,19 @@ class Encoder:
         ).astype(np.float32)
 
 
-    def encode_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> np.ndarray:
-        """One unit vector per (start, end) character span of each text, from a single pass over the text:
-        the mean of the span's token embeddings, contextualised by the whole text ("late chunking").
-        Sentence vectors at the cost of encoding the chunks once."""
+    def encode_tokens(self, texts: Sequence[str]) -> list:
+        """Contextualised token embeddings of each text (the encoder's work; pool them with pool_spans)."""
+        if not texts:
+            return []
+        return self.model.encode(list(texts), batch_size=self.batch_size, output_value="token_embeddings",
+                                 convert_to_numpy=False, show_progress_bar=False)
+
+    def pool_spans(self, texts: Sequence[str], tokens: list, spans: Sequence[Sequence[tuple[int, int]]]) -> np.ndarray:
+        """One unit vector per (start, end) character span of each text: the mean of the span's token
+        embeddings, contextualised by the whole text ("late chunking"). Sentence vectors at the cost of
+        encoding the chunks once."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        tokens = self.model.encode(list(texts), batch_size=self.batch_size, output_value="token_embeddings",
-                                   convert_to_numpy=False, show_progress_bar=False)
         offsets = self.tokenizer(list(texts), return_offsets_mapping=True, truncation=True,
                                  max_length=self.max_tokens)["offset_mapping"]
         vectors = []
@@ -86,6 +91,9 @@ class Encoder:
                 vector = token_vectors[inside].mean(axis=0) if inside.any() else token_vectors.mean(axis=0)
                 vectors.append(vector / (np.linalg.norm(vector) or 1.0))
         return np.asarray(vectors, dtype=np.float32)
+
+    def encode_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> np.ndarray:
+        return self.pool_spans(texts, self.encode_tokens(texts), spans)
 
 
 @lru_cache(maxsize=4)

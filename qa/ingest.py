@@ -105,31 +105,36 @@ class Ingestor:
             chunks = [chunk for article in parsed.articles for chunk in self.chunker.split(article)]
             todo.append((str(path), file_hash, parsed, chunks))
 
-        # 2. Record, embed and store, in groups; a source is marked done only once its vectors are in.
-        # Chroma stores one group while the encoder works on the next (both release the GIL).
+        # 2. Record, embed and store. Files are recorded in groups; their chunks are encoded in batches,
+        # and each batch is pooled and written to Chroma while the encoder works on the next one. A file
+        # is marked done only once all its vectors are stored.
+        size = self.store.settings.ingest_group_chunks
         total_chunks = sum(len(chunks) for *_, chunks in todo)
         groups: list[list] = [[]]
         for item in todo:
-            if sum(len(g[3]) for g in groups[-1]) >= self.store.settings.ingest_group_chunks:
+            if sum(len(g[3]) for g in groups[-1]) >= size:
                 groups.append([])
             groups[-1].append(item)
         with tqdm(total=total_chunks, desc="embedding", unit="chunk", disable=not progress or not todo) as bar, \
                 ThreadPoolExecutor(max_workers=1) as writer:
-            pending: tuple[list, Future] | None = None
+            pending: list[tuple[list, list[Future]]] = []  # groups whose writes may still be running
             try:
                 for group in filter(None, groups):
                     for path, file_hash, parsed, chunks in group:
                         catalog.begin_source(path, file_hash, parsed.articles, chunks)
-                    batch = self.store.embed([c for *_, file_chunks in group for c in file_chunks])
-                    report.chunks_embedded += batch.chunks
-                    bar.update(sum(len(g[3]) for g in group))
-                    if pending:
-                        previous, pending = pending, None
-                        self._finish(*previous, report)
-                    pending = (group, writer.submit(self.store.upsert, batch))
-            finally:  # interrupted or not, a group whose vectors are stored is recorded as done
-                if pending:
-                    self._finish(*pending, report)
+                    group_chunks = [c for *_, file_chunks in group for c in file_chunks]
+                    writes = []
+                    for i in range(0, len(group_chunks), size):
+                        batch = self.store.embed(group_chunks[i : i + size])
+                        report.chunks_embedded += batch.chunks
+                        bar.update(len(group_chunks[i : i + size]))
+                        writes.append(writer.submit(self.store.upsert, batch))
+                        while pending and all(w.done() for w in pending[0][1]):
+                            self._finish(*pending.pop(0), report)
+                    pending.append((group, writes))
+            finally:  # interrupted or not, a group whose vectors are all stored is recorded as done
+                while pending:
+                    self._finish(*pending.pop(0), report)
 
         # 3. Sources whose files are gone (on request), then articles nobody references any more.
         if prune:
@@ -143,8 +148,9 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _finish(self, group: list, stored: Future, report: IngestReport) -> None:
-        stored.result()  # the group's vectors are in Chroma (or this raises and the sources stay pending)
+    def _finish(self, group: list, writes: list[Future], report: IngestReport) -> None:
+        for write in writes:
+            write.result()  # the group's vectors are in Chroma (or this raises and the sources stay pending)
         for path, _, parsed, _ in group:
             self.store.catalog.finish_source(path, [a.id for a in parsed.articles])
             report.files_ingested += 1

@@ -128,9 +128,13 @@ class VectorIndex:
 
 @dataclass
 class EmbeddedBatch:
+    """Encoded chunks, ready to be pooled into sentence vectors and written (see Store.upsert)."""
+
     chunks: int  # how many chunks needed vectors
-    ids: list[str]
-    vectors: np.ndarray
+    ids: list[str]  # sentence ids, in order
+    texts: list[str]
+    tokens: list  # token embeddings per text
+    spans: list[list[tuple[int, int]]]  # sentence spans per text
     metadatas: list[dict]
 
 
@@ -165,7 +169,7 @@ class Store:
         present = self.vectors.existing_ids(all_ids)
         todo = [c for c in chunks if any(sid not in present for sid in c.sentence_ids)]
         if not todo:
-            return EmbeddedBatch(0, [], np.zeros((0, 384), dtype=np.float32), [])
+            return EmbeddedBatch(0, [], [], [], [], [])
         rows = self.catalog.chunks([c.id for c in todo])
         ids, texts, spans, metadatas = [], [], [], []
         for chunk in todo:
@@ -178,11 +182,13 @@ class Store:
             for k, (start, end) in enumerate(chunk.sentences):
                 ids.append(chunk.sentence_id(k))
                 metadatas.append(base | {"sentence": k, "start": start, "end": end})
-        return EmbeddedBatch(len(todo), ids, self.encoder.encode_spans(texts, spans), metadatas)
+        return EmbeddedBatch(len(todo), ids, texts, self.encoder.encode_tokens(texts), spans, metadatas)
 
     def upsert(self, batch: EmbeddedBatch) -> None:
+        """Pool the sentence vectors and write them (runs beside the encoder during ingestion)."""
         if batch.ids:
-            self.vectors.upsert(batch.ids, batch.vectors, batch.metadatas)
+            vectors = self.encoder.pool_spans(batch.texts, batch.tokens, batch.spans)
+            self.vectors.upsert(batch.ids, vectors, batch.metadatas)
 
     @staticmethod
     def _metadata(stored) -> dict:

@@ -117,12 +117,12 @@ def test_file_that_turns_bad_keeps_its_stored_version(engine: Engine, sample_art
 def test_interrupted_ingest_is_completed_without_duplicates(settings, sample_articles: Path, monkeypatch):
     settings.ingest_group_chunks = 1  # one file per group, so the failure lands between groups
     engine = Engine(settings)
-    calls = {"n": 0}
+    first_article = []
     real = engine.store.embed
 
-    def dies_on_second_group(chunks):
-        calls["n"] += 1
-        if calls["n"] == 2:
+    def dies_on_second_group(chunks):  # killed when the second file's chunks come up
+        first_article[:] = first_article or [chunks[0].article_id]
+        if chunks[0].article_id != first_article[0]:
             raise KeyboardInterrupt("killed")
         return real(chunks)
 
