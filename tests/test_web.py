@@ -15,7 +15,7 @@ import pytest
 from helpers import free_port, stop
 from conftest import EXAMPLES, ROOT, make_settings
 from qa.engine import Engine
-from qa.feedback import Rating
+from qa.feedback import FeedbackStore, Rating
 
 XSS_ARTICLE = (
     "Title: Council <script>alert('xss')</script> report\n\n"
@@ -181,6 +181,15 @@ def test_browser_asks_opens_source_and_shows_html_literally(server):
         assert source.is_visible()
         assert "He conveyed the President’s unwavering support" in source.locator("mark").inner_text()
         page.screenshot(path=str(OUTPUT / "chat-sullivan.png"), full_page=True)
+
+        page.locator("button[aria-label='Dislike']").first.click()  # 👎 is stored with the answer
+        store = FeedbackStore(server[1] / "index" / "feedback.sqlite")
+        for _ in range(100):
+            if store.records(Rating.DOWN):
+                break
+            page.wait_for_timeout(100)
+        (record,) = store.records(Rating.DOWN)
+        assert record.question == "What did Sullivan convey?" and record.channel == "web" and record.citations
 
         box.fill("What did the council treasurer say was posted on the notice board?")
         box.press("Enter")
