@@ -48,9 +48,9 @@ def main() -> None:
 
     # The texts ingestion encodes: title/date prefix + chunk, exactly as the store builds them.
     chunker = Chunker.from_settings(encoder.count_tokens, settings)
-    articles = load_file(corpus).articles
-    texts = [embedding_prefix(a.title, a.published) + chunk.text for a in articles for chunk in chunker.split(a)]
-    n_sentences = sum(len(chunk.sentences) for a in articles for chunk in chunker.split(a))
+    chunked = [(a, chunk) for a in load_file(corpus).articles for chunk in chunker.split(a)]
+    texts = [embedding_prefix(a.title, a.published) + chunk.text for a, chunk in chunked]
+    n_sentences = sum(len(chunk.sentences) for _, chunk in chunked)
     started = time.perf_counter()
     encoder.model.encode(texts, batch_size=settings.embed_batch_size, normalize_embeddings=True)
     raw_seconds = time.perf_counter() - started

@@ -107,14 +107,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import os
-
-    if args.port:
-        os.environ["QA_PORT"] = str(args.port)
-        get_settings.cache_clear()
     from qa.web import main as serve
 
-    serve()
+    serve(port=args.port)
     return 0
 
 

@@ -49,6 +49,7 @@ class Engine:
         self._retriever: HybridRetriever | None = None
         self._answerer: ExtractiveAnswerer | None = None
         self._chain: Runnable | None = None
+        self._feedback = None  # qa.feedback.FeedbackStore, opened on first use
         self._lock = threading.RLock()
 
     # ---------------------------------------------------------------- components (lazy)
@@ -114,7 +115,7 @@ class Engine:
         from qa.feedback import FeedbackStore
 
         with self._lock:
-            if getattr(self, "_feedback", None) is None:
+            if self._feedback is None:
                 self._feedback = FeedbackStore(self.settings.feedback_path)
             return self._feedback
 

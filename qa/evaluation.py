@@ -214,13 +214,11 @@ def evaluate(engine, gold: GoldSet, k: int = 10, limit: int | None = None, progr
 def parse_bounds(specs: list[str]) -> dict[str, float]:
     bounds = {}
     for spec in specs:
-        name, sep, value = spec.partition("=")
+        name, _, value = spec.partition("=")
         try:
             bounds[name.strip()] = float(value)
         except ValueError:
-            sep = ""
-        if not sep:
-            raise ValueError(f"--fail-under expects METRIC=VALUE, got {spec!r}")
+            raise ValueError(f"--fail-under expects METRIC=VALUE, got {spec!r}") from None
     return bounds
 
 

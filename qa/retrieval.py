@@ -69,10 +69,11 @@ class HybridRetriever(BaseRetriever):
 
         # Lexical: BM25 per query term, so the same pass also gives each chunk's term coverage.
         lexical = store.lexical()
-        terms = list(dict.fromkeys(tokenize(query)))
+        question = QuestionTerms(query, lexical)
+        terms = question.terms
         per_term = lexical.term_scores(terms)
         bm25_all = per_term.sum(axis=0)
-        idf = np.array([lexical.idf(t) for t in terms], dtype=np.float32)
+        idf = np.array([question.weights[t] for t in terms], dtype=np.float32)
         coverage_all = (idf @ (per_term > 0)) / idf.sum() if terms else np.zeros(lexical.size, dtype=np.float32)
         depth = self.candidates * (4 if filters else 1)
         bm25_ids = [lexical.chunk_ids[i] for i in np.argsort(-bm25_all)[:depth] if bm25_all[i] > 0]
@@ -101,7 +102,7 @@ class HybridRetriever(BaseRetriever):
             fused = (self.bm25_weight * _min_max(bm25) + self.dense_weight * _min_max(dense)
                      + self.coverage_weight * coverage)
             if self.rerank_weight:
-                fused = self._rerank_by_best_sentence(query, fused, [rows[cid] for cid in ids], cosines, ids)
+                fused = self._rerank_by_best_sentence(question, fused, [rows[cid] for cid in ids], cosines, ids)
 
         order = np.argsort(-fused, kind="stable")[:k]
         passages = []
@@ -122,10 +123,9 @@ class HybridRetriever(BaseRetriever):
             )
         return passages
 
-    def _rerank_by_best_sentence(self, query, fused, stored, cosines, ids) -> np.ndarray:
+    def _rerank_by_best_sentence(self, question: QuestionTerms, fused, stored, cosines, ids) -> np.ndarray:
         """A passage is as good as its best sentence: one sentence usually holds both the question's
         terms and its answer. Re-scores the top candidates by 0.3 cosine + 0.7 coverage of that sentence."""
-        question = QuestionTerms(query, self.store.lexical())
         fused = fused.copy()
         for i in np.argsort(-fused, kind="stable")[: self.rerank_depth]:
             title_terms = set(tokenize(stored[i].title or ""))

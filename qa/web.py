@@ -147,8 +147,8 @@ def _article_rows(engine: Engine) -> list[list]:
             for a in engine.store.catalog.articles()]
 
 
-def _article_choices(engine: Engine) -> list[tuple[str, str]]:
-    return [(f"{row[0]} ({row[1] or 'no date'})", row[4]) for row in _article_rows(engine)]
+def _article_choices(rows: list[list]) -> list[tuple[str, str]]:
+    return [(f"{row[0]} ({row[1] or 'no date'})", row[4]) for row in rows]
 
 
 def _source_choices(engine: Engine) -> list[tuple[str, str]]:
@@ -182,12 +182,13 @@ def build_blocks(engine: Engine) -> gr.Blocks:
                     source_filter = gr.Dropdown(choices=_source_choices(engine), multiselect=True,
                                                 label="Only these sources")
         with gr.Tab("Articles"):
-            table = gr.Dataframe(value=_article_rows(engine), headers=["title", "date", "chunks", "file", "id"],
+            rows = _article_rows(engine)
+            table = gr.Dataframe(value=rows, headers=["title", "date", "chunks", "file", "id"],
                                  interactive=False, label="Indexed articles")
             upload = gr.File(file_count="multiple", label="Add articles (.txt .md .html .pdf .jsonl .rss .atom .xml)")
             ingest_log = gr.Markdown()
             with gr.Row():
-                to_remove = gr.Dropdown(choices=_article_choices(engine), label="Remove an article")
+                to_remove = gr.Dropdown(choices=_article_choices(rows), label="Remove an article")
                 remove = gr.Button("Remove", variant="stop")
 
         def respond(message, history, answered, k_value, start, end, chosen, answer_mode, request: gr.Request):
@@ -246,15 +247,17 @@ def build_blocks(engine: Engine) -> gr.Blocks:
             problems += [str(e) for e in (report.errors if report else [])]
             lines = [f"**{html.escape(report.summary())}**"] if report else []
             lines += [f"- ❌ {html.escape(p)}" for p in problems]
-            return ("\n".join(lines) or "Nothing to add.", _article_rows(engine),
-                    gr.update(choices=_article_choices(engine)), gr.update(choices=_source_choices(engine)), None)
+            rows = _article_rows(engine)
+            return ("\n".join(lines) or "Nothing to add.", rows,
+                    gr.update(choices=_article_choices(rows)), gr.update(choices=_source_choices(engine)), None)
 
         upload.upload(add_files, [upload], [ingest_log, table, to_remove, source_filter, upload], api_name="add_files")
 
         def remove_article(article_id):
             removed = bool(article_id) and engine.remove_article(article_id)
             note = "Removed." if removed else "Choose an article to remove."
-            return note, _article_rows(engine), gr.update(choices=_article_choices(engine), value=None)
+            rows = _article_rows(engine)
+            return note, rows, gr.update(choices=_article_choices(rows), value=None)
 
         remove.click(remove_article, [to_remove], [ingest_log, table, to_remove], api_name="remove_article")
     return demo
@@ -270,10 +273,11 @@ def build_app(engine: Engine | None = None) -> FastAPI:
                                head=CLICK_SOURCES_JS, css=CSS, footer_links=["api"])
 
 
-def main() -> None:
+def main(port: int | None = None) -> None:
     import uvicorn
 
     engine = Engine()
     app = build_app(engine)
-    print(f"article-qa: http://{engine.settings.host}:{engine.settings.port}/  (API: POST /api/ask, /docs)", flush=True)
-    uvicorn.run(app, host=engine.settings.host, port=engine.settings.port, log_level="warning")
+    port = port or engine.settings.port
+    print(f"article-qa: http://{engine.settings.host}:{port}/  (API: POST /api/ask, /docs)", flush=True)
+    uvicorn.run(app, host=engine.settings.host, port=port, log_level="warning")

@@ -89,6 +89,14 @@ def updates_after(fake: FakeSlack, count: int) -> dict:
     return fake.wait_for("chat.update", count)[count - 1]
 
 
+def mention(url: str, fake: FakeSlack, channel: str, ts: str, question: str) -> dict:
+    """@-mention the bot with a question; returns the chat.update that carries its answer."""
+    updates = len(fake.calls_to("chat.update"))
+    event(url, {"type": "app_mention", "user": "U1", "channel": channel, "ts": ts,
+                "text": f"<@{BOT_USER_ID}> {question}"})
+    return updates_after(fake, updates + 1)
+
+
 def test_mention_answers_in_thread_then_follow_up_without_mention(bot):
     url, fake, _, _ = bot
     updates = len(fake.calls_to("chat.update"))
@@ -143,10 +151,7 @@ def test_dm_is_answered_and_other_threads_and_bots_are_ignored(bot):
 
 def test_abstention_is_marked(bot):
     url, fake, _, _ = bot
-    updates = len(fake.calls_to("chat.update"))
-    event(url, {"type": "app_mention", "user": "U1", "channel": "C2", "ts": "1700000040.000100",
-                "text": f"<@{BOT_USER_ID}> What is the population of Gaza?"})
-    update = updates_after(fake, updates + 1)
+    update = mention(url, fake, "C2", "1700000040.000100", "What is the population of Gaza?")
     assert ":information_source:" in blocks_text(update["blocks"]) and "don't say" in update["text"]
 
 
@@ -166,10 +171,7 @@ def test_slash_command_acks_fast_then_answers(bot):
 
 def test_feedback_button_is_stored_with_user(bot):
     url, fake, tmp_path, _ = bot
-    updates = len(fake.calls_to("chat.update"))
-    event(url, {"type": "app_mention", "user": "U1", "channel": "C4", "ts": "1700000050.000100",
-                "text": f"<@{BOT_USER_ID}> Who will travel to Israel?"})
-    update = updates_after(fake, updates + 1)
+    update = mention(url, fake, "C4", "1700000050.000100", "Who will travel to Israel?")
     actions = next(b for b in update["blocks"] if b["type"] == "actions")
     down = next(e for e in actions["elements"] if e["action_id"] == "feedback_down")
     payload = {"type": "block_actions", "team": {"id": TEAM_ID}, "user": {"id": "U9"}, "api_app_id": "A1",
