@@ -17,6 +17,7 @@ _ABBREVIATIONS = {
 # A candidate end: terminal punctuation, optional closing quotes/brackets, then whitespace.
 _END = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)")
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
+_NEXT_VISIBLE = re.compile(r"\s*(\S)")
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,16 @@ def _sentences_in_paragraph(text: str) -> list[tuple[int, int]]:
 
 
 def _is_sentence_end(text: str, punct_start: int, end: int) -> bool:
-    rest = text[end:].lstrip()
-    if not rest:
+    following = _NEXT_VISIBLE.match(text, end)  # matched in place: slicing the rest is quadratic
+    if not following:
         return True
-    first = rest[0]
+    first = following.group(1)
     if not (first.isupper() or first.isdigit() or first in "\"'“‘«([—-"):
         return False
     if text[punct_start] == ".":
-        word = _WORD_BEFORE.search(text[:punct_start])
+        # Abbreviations are short: look at a window, not the whole text before the stop.
+        window = max(0, punct_start - 24)
+        word = _WORD_BEFORE.search(text, window, punct_start)
         if word:
             token = word.group(1).lower().rstrip(".")
             if token in _ABBREVIATIONS:

@@ -91,7 +91,7 @@ class VectorIndex:
     def all_ids(self) -> set[str]:
         return set(self.collection.get(include=[])["ids"])
 
-    def upsert(self, ids: list[str], embeddings: np.ndarray, metadatas: list[dict]) -> None:
+    def upsert(self, ids: list[str], embeddings: np.ndarray, metadatas: list[dict | None]) -> None:
         """Vectors and filter metadata only: the text lives in the catalog, and giving Chroma documents
         would make it build a full-text index nobody queries (a third of the insert time)."""
         self._count = None
@@ -128,13 +128,11 @@ class VectorIndex:
 
 @dataclass
 class EmbeddedBatch:
-    """Encoded chunks, ready to be pooled into sentence vectors and written (see Store.upsert)."""
+    """Sentence vectors of some chunks, ready to be written (see Store.upsert)."""
 
     chunks: int  # how many chunks needed vectors
     ids: list[str]  # sentence ids, in order
-    texts: list[str]
-    tokens: list  # token embeddings per text
-    spans: list[list[tuple[int, int]]]  # sentence spans per text
+    vectors: np.ndarray
     metadatas: list[dict]
 
 
@@ -169,7 +167,7 @@ class Store:
         present = self.vectors.existing_ids(all_ids)
         todo = [c for c in chunks if any(sid not in present for sid in c.sentence_ids)]
         if not todo:
-            return EmbeddedBatch(0, [], [], [], [], [])
+            return EmbeddedBatch(0, [], np.zeros((0, 384), dtype=np.float32), [])
         rows = self.catalog.chunks([c.id for c in todo])
         ids, texts, spans, metadatas = [], [], [], []
         for chunk in todo:
@@ -178,33 +176,24 @@ class Store:
             texts.append(prefix + chunk.text)
             shift = len(prefix) - chunk.start  # sentence offsets are in article coordinates
             spans.append([(start + shift, end + shift) for start, end in chunk.sentences])
-            base = self._metadata(stored)
-            for k, (start, end) in enumerate(chunk.sentences):
-                ids.append(chunk.sentence_id(k))
-                metadatas.append(base | {"sentence": k, "start": start, "end": end})
-        return EmbeddedBatch(len(todo), ids, texts, self.encoder.encode_tokens(texts), spans, metadatas)
+            ids.extend(chunk.sentence_ids)
+            metadatas.extend([self._metadata(stored)] * len(chunk.sentences))
+        return EmbeddedBatch(len(todo), ids, self.encoder.encode_spans(texts, spans), metadatas)
 
     def upsert(self, batch: EmbeddedBatch) -> None:
-        """Pool the sentence vectors and write them (runs beside the encoder during ingestion)."""
         if batch.ids:
-            vectors = self.encoder.pool_spans(batch.texts, batch.tokens, batch.spans)
-            self.vectors.upsert(batch.ids, vectors, batch.metadatas)
+            self.vectors.upsert(batch.ids, batch.vectors, batch.metadatas)
 
     @staticmethod
-    def _metadata(stored) -> dict:
-        chunk = stored.chunk
-        meta = {
-            "article_id": chunk.article_id,
-            "chunk_id": chunk.id,
-            "section": chunk.section.value,
-        }
-        for key in ("title", "published", "source", "external_id"):
-            value = getattr(stored, key)
-            if value is not None:  # Chroma metadata cannot hold None
-                meta[key] = value
+    def _metadata(stored) -> dict | None:
+        """Only what retrieval filters on (see Filters.chroma_where): the catalog holds everything else,
+        and every metadata key is a row Chroma writes per vector (the full set doubled the insert time)."""
+        meta: dict = {}
+        if stored.source is not None:  # Chroma metadata cannot hold None
+            meta["source"] = stored.source
         if stored.published:
             meta["published_day"] = int(stored.published.replace("-", ""))  # for date-range filters
-        return meta
+        return meta or None  # Chroma refuses an empty dict
 
     def delete_articles(self, article_ids: Sequence[str]) -> None:
         """Vectors first, rows second: an interruption leaves rows that the next clean-up removes."""
