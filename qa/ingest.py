@@ -106,8 +106,8 @@ class Ingestor:
             todo.append((str(path), file_hash, parsed, chunks))
 
         # 2. Record, embed and store. Files are recorded in groups; their chunks are encoded in batches,
-        # and each batch is pooled and written to Chroma while the encoder works on the next one. A file
-        # is marked done only once all its vectors are stored.
+        # and each batch's sentence vectors are written to Chroma while the encoder works on the next
+        # batch. A file is marked done only once all its vectors are stored.
         size = self.store.settings.ingest_group_chunks
         total_chunks = sum(len(chunks) for *_, chunks in todo)
         groups: list[list] = [[]]

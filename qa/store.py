@@ -133,7 +133,7 @@ class EmbeddedBatch:
     chunks: int  # how many chunks needed vectors
     ids: list[str]  # sentence ids, in order
     vectors: np.ndarray
-    metadatas: list[dict]
+    metadatas: list[dict | None]
 
 
 class Store:
