@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -105,36 +104,31 @@ class Ingestor:
             chunks = [chunk for article in parsed.articles for chunk in self.chunker.split(article)]
             todo.append((str(path), file_hash, parsed, chunks))
 
-        # 2. Record, embed and store. Files are recorded in groups; their chunks are encoded in batches,
-        # and each batch's sentence vectors are written to Chroma while the encoder works on the next
-        # batch. A file is marked done only once all its vectors are stored.
+        # 2. Record, embed and store. Files are recorded in groups, so that many small files still make
+        # full encoder batches; a file is marked done only once all its vectors are stored. (Writing in
+        # a background thread gains nothing: Chroma's insert holds the GIL, which stalls the encoder.)
         size = self.store.settings.ingest_group_chunks
         total_chunks = sum(len(chunks) for *_, chunks in todo)
         groups: list[list] = [[]]
+        in_group = 0
         for item in todo:
-            if sum(len(g[3]) for g in groups[-1]) >= size:
+            if in_group >= size:
                 groups.append([])
+                in_group = 0
             groups[-1].append(item)
-        with tqdm(total=total_chunks, desc="embedding", unit="chunk", disable=not progress or not todo) as bar, \
-                ThreadPoolExecutor(max_workers=1) as writer:
-            pending: list[tuple[list, list[Future]]] = []  # groups whose writes may still be running
-            try:
-                for group in filter(None, groups):
-                    for path, file_hash, parsed, chunks in group:
-                        catalog.begin_source(path, file_hash, parsed.articles, chunks)
-                    group_chunks = [c for *_, file_chunks in group for c in file_chunks]
-                    writes = []
-                    for i in range(0, len(group_chunks), size):
-                        batch = self.store.embed(group_chunks[i : i + size])
-                        report.chunks_embedded += batch.chunks
-                        bar.update(len(group_chunks[i : i + size]))
-                        writes.append(writer.submit(self.store.upsert, batch))
-                        while pending and all(w.done() for w in pending[0][1]):
-                            self._finish(*pending.pop(0), report)
-                    pending.append((group, writes))
-            finally:  # interrupted or not, a group whose vectors are all stored is recorded as done
-                while pending:
-                    self._finish(*pending.pop(0), report)
+            in_group += len(item[3])
+        with tqdm(total=total_chunks, desc="embedding", unit="chunk", disable=not progress or not todo) as bar:
+            for group in filter(None, groups):
+                for path, file_hash, parsed, chunks in group:
+                    catalog.begin_source(path, file_hash, parsed.articles, chunks)
+                group_chunks = [c for *_, file_chunks in group for c in file_chunks]
+                for i in range(0, len(group_chunks), size):
+                    report.chunks_embedded += self.store.add_vectors(group_chunks[i : i + size])
+                    bar.update(len(group_chunks[i : i + size]))
+                for path, _, parsed, _ in group:
+                    catalog.finish_source(path, [a.id for a in parsed.articles])
+                    report.files_ingested += 1
+                    report.articles_ingested += len(parsed.articles)
 
         # 3. Sources whose files are gone (on request), then articles nobody references any more.
         if prune:
@@ -147,11 +141,3 @@ class Ingestor:
             self.store.rebuild_lexical()
         report.seconds = time.perf_counter() - started
         return report
-
-    def _finish(self, group: list, writes: list[Future], report: IngestReport) -> None:
-        for write in writes:
-            write.result()  # the group's vectors are in Chroma (or this raises and the sources stay pending)
-        for path, _, parsed, _ in group:
-            self.store.catalog.finish_source(path, [a.id for a in parsed.articles])
-            report.files_ingested += 1
-            report.articles_ingested += len(parsed.articles)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 from urllib.parse import urlparse
@@ -126,16 +125,6 @@ class VectorIndex:
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(result["ids"][0], result["distances"][0])]
 
 
-@dataclass
-class EmbeddedBatch:
-    """Sentence vectors of some chunks, ready to be written (see Store.upsert)."""
-
-    chunks: int  # how many chunks needed vectors
-    ids: list[str]  # sentence ids, in order
-    vectors: np.ndarray
-    metadatas: list[dict | None]
-
-
 class Store:
     def __init__(self, settings: Settings, encoder: Encoder | None = None):
         self.settings = settings
@@ -157,8 +146,8 @@ class Store:
         return self.catalog.count_articles() == 0
 
     # ---------------------------------------------------------------- writing
-    def embed(self, chunks: Sequence[Chunk]) -> EmbeddedBatch:
-        """Vectors for the sentences Chroma does not hold yet (nothing is written here).
+    def add_vectors(self, chunks: Sequence[Chunk]) -> int:
+        """Encode and store the sentence vectors Chroma does not hold yet; returns how many chunks needed it.
 
         One vector per sentence: a question usually matches one sentence. Each chunk is encoded once, with
         its article's title and date in front, and each sentence's vector pools its own tokens, so the
@@ -167,7 +156,7 @@ class Store:
         present = self.vectors.existing_ids(all_ids)
         todo = [c for c in chunks if any(sid not in present for sid in c.sentence_ids)]
         if not todo:
-            return EmbeddedBatch(0, [], np.zeros((0, 384), dtype=np.float32), [])
+            return 0
         rows = self.catalog.chunks([c.id for c in todo])
         ids, texts, spans, metadatas = [], [], [], []
         for chunk in todo:
@@ -178,11 +167,8 @@ class Store:
             spans.append([(start + shift, end + shift) for start, end in chunk.sentences])
             ids.extend(chunk.sentence_ids)
             metadatas.extend([self._metadata(stored)] * len(chunk.sentences))
-        return EmbeddedBatch(len(todo), ids, self.encoder.encode_spans(texts, spans), metadatas)
-
-    def upsert(self, batch: EmbeddedBatch) -> None:
-        if batch.ids:
-            self.vectors.upsert(batch.ids, batch.vectors, batch.metadatas)
+        self.vectors.upsert(ids, self.encoder.encode_spans(texts, spans), metadatas)
+        return len(todo)
 
     @staticmethod
     def _metadata(stored) -> dict | None:

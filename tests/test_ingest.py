@@ -118,7 +118,7 @@ def test_interrupted_ingest_is_completed_without_duplicates(settings, sample_art
     settings.ingest_group_chunks = 1  # one file per group, so the failure lands between groups
     engine = Engine(settings)
     first_article = []
-    real = engine.store.embed
+    real = engine.store.add_vectors
 
     def dies_on_second_group(chunks):  # killed when the second file's chunks come up
         first_article[:] = first_article or [chunks[0].article_id]
@@ -126,7 +126,7 @@ def test_interrupted_ingest_is_completed_without_duplicates(settings, sample_art
             raise KeyboardInterrupt("killed")
         return real(chunks)
 
-    monkeypatch.setattr(engine.store, "embed", dies_on_second_group)
+    monkeypatch.setattr(engine.store, "add_vectors", dies_on_second_group)
     with pytest.raises(KeyboardInterrupt):
         engine.ingest([sample_articles], progress=False)
     monkeypatch.undo()
