@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=300)
     args = parser.parse_args()
 
-    from qa.chunking import Chunker, embedding_prefix
+    from qa.chunking import Chunker, embedding_input
     from qa.articles import load_file
     from qa.config import Settings
     from qa.engine import Engine
@@ -58,12 +58,7 @@ def main() -> None:
     # The texts ingestion encodes: title/date prefix + chunk, exactly as the store builds them.
     chunker = Chunker.from_settings(encoder.count_tokens, settings)
     chunked = [(a, chunk) for a in load_file(corpus).articles for chunk in chunker.split(a)]
-    texts, spans = [], []
-    for article, chunk in chunked:
-        prefix = embedding_prefix(article.title, article.published)
-        texts.append(prefix + chunk.text)
-        spans.append([(start + len(prefix) - chunk.start, end + len(prefix) - chunk.start)
-                      for start, end in chunk.sentences])
+    texts, spans = map(list, zip(*(embedding_input(chunk, a.title, a.published) for a, chunk in chunked)))
     n_sentences = sum(len(s) for s in spans)
     started = time.perf_counter()
     encoder.model.encode(texts, batch_size=settings.embed_batch_size, normalize_embeddings=True)

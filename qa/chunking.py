@@ -92,6 +92,13 @@ def embedding_prefix(title: str | None, published: str | None) -> str:
     return f"{head}\n" if head else ""
 
 
+def embedding_input(chunk: Chunk, title: str | None, published: str | None) -> tuple[str, list[tuple[int, int]]]:
+    """What the encoder reads for a chunk (title and date, then the chunk) and each sentence's span in it."""
+    prefix = embedding_prefix(title, published)
+    shift = len(prefix) - chunk.start  # sentence offsets are in article coordinates
+    return prefix + chunk.text, [(start + shift, end + shift) for start, end in chunk.sentences]
+
+
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 

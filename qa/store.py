@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from qa.catalog import Catalog
-from qa.chunking import embedding_prefix
+from qa.chunking import embedding_input, embedding_prefix
 from qa.config import Settings
 from qa.embedding import Encoder, get_encoder
 from qa.lexical import LexicalIndex
@@ -161,10 +161,9 @@ class Store:
         ids, texts, spans, metadatas = [], [], [], []
         for chunk in todo:
             stored = rows[chunk.id]
-            prefix = embedding_prefix(stored.title, stored.published)
-            texts.append(prefix + chunk.text)
-            shift = len(prefix) - chunk.start  # sentence offsets are in article coordinates
-            spans.append([(start + shift, end + shift) for start, end in chunk.sentences])
+            text, sentence_spans = embedding_input(chunk, stored.title, stored.published)
+            texts.append(text)
+            spans.append(sentence_spans)
             ids.extend(chunk.sentence_ids)
             metadatas.extend([self._metadata(stored)] * len(chunk.sentences))
         self.vectors.upsert(ids, self.encoder.encode_spans(texts, spans), metadatas)
