@@ -2,9 +2,51 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from enum import Enum
-from typing import Any
+from typing import Any, Mapping
+
+from qa.errors import InputError
+
+MAX_QUESTION_CHARS = 2000
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def validate_question(question: object, field_name: str = "question") -> str:
+    """The question, stripped; InputError for anything that is not a usable question."""
+    if not isinstance(question, str):
+        raise InputError(field_name, f"expected text, got {type(question).__name__}")
+    text = question.strip()
+    if not text:
+        raise InputError(field_name, "empty question (only whitespace)")
+    if _LONE_SURROGATE.search(text):
+        raise InputError(field_name, "contains an unpaired surrogate (not valid Unicode text)")
+    if "\x00" in text:
+        raise InputError(field_name, "contains a NUL character")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise InputError(field_name, f"too long ({len(text)} characters; at most {MAX_QUESTION_CHARS})")
+    return text
+
+
+def parse_day(value: object, field_name: str) -> str | None:
+    """A strict ISO calendar date (YYYY-MM-DD) or None for empty; InputError for anything else."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError(field_name, f"expected a date as YYYY-MM-DD text, got {type(value).__name__}")
+    text = value.strip()
+    if not text:
+        return None
+    if not _ISO_DAY.fullmatch(text):
+        raise InputError(field_name, f"'{text[:40]}' is not a date in the form YYYY-MM-DD")
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise InputError(field_name, f"'{text}' is not a real calendar date") from None
+    return text
 
 
 class Section(str, Enum):
@@ -152,6 +194,33 @@ class Filters:
     date_from: str | None = None
     date_to: str | None = None
     sources: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "date_from", parse_day(self.date_from, "date_from"))
+        object.__setattr__(self, "date_to", parse_day(self.date_to, "date_to"))
+        if isinstance(self.sources, str) or not all(isinstance(s, str) for s in self.sources):
+            raise InputError("sources", "expected a list of source paths")
+        object.__setattr__(self, "sources", tuple(self.sources))
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise InputError("date_to", f"{self.date_to} is before date_from {self.date_from}")
+
+    @classmethod
+    def from_json(cls, value: "Filters | Mapping[str, Any] | None") -> "Filters":
+        """Filters from plain JSON ({"date_from": "2021-05-01", "sources": [...]}) or a Filters."""
+        if value is None:
+            return cls()
+        if isinstance(value, Filters):
+            return value
+        if not isinstance(value, Mapping):
+            raise InputError("filters", f"expected an object, got {type(value).__name__}")
+        unknown = set(value) - {"date_from", "date_to", "sources"}
+        if unknown:
+            raise InputError("filters", f"unknown field(s) {', '.join(sorted(map(str, unknown)))}; "
+                                        "use date_from, date_to, sources")
+        sources = value.get("sources") or ()
+        if isinstance(sources, str):
+            sources = (sources,)
+        return cls(value.get("date_from"), value.get("date_to"), tuple(sources) if isinstance(sources, list | tuple) else sources)
 
     def chroma_where(self) -> dict | None:
         clauses: list[dict] = []
