@@ -121,12 +121,17 @@ class Engine:
 
     # ---------------------------------------------------------------- answering
     def ask(self, question: str, history: Sequence[Turn] | None = None, k: int | None = None,
-            filters: Filters | None = None) -> Answer:
+            filters: Filters | dict | None = None) -> Answer:
+        """`filters` is a Filters or its plain-JSON form ({"date_from": "2021-05-01"}); bad input raises InputError."""
         return self.chain.invoke({"question": question, "history": history, "k": k, "filters": filters})
 
     @property
     def chain(self) -> Runnable:
-        """The whole pipeline as one LangChain Runnable: {question, history?, k?, filters?} → Answer."""
+        """The whole pipeline as one LangChain Runnable: {question, history?, k?, filters?} → Answer.
+
+        Plain JSON in: `filters` a Filters or {"date_from", "date_to", "sources"}, `k` an int in 1..50;
+        anything else raises qa.errors.InputError naming the field. The retriever runs as a LangChain
+        retriever step, so callbacks and tracers see its run and its documents."""
         from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
         if self._chain is None:
@@ -138,11 +143,20 @@ class Engine:
         return self._chain
 
     def _prepare(self, request: Any) -> dict:
+        from collections.abc import Mapping
+
+        from qa.errors import InputError
+        from qa.retrieval import MAX_K, check_k
+        from qa.schema import validate_question
+
         if isinstance(request, str):
             request = {"question": request}
-        question = str(request.get("question") or "").strip()
-        if not question:
-            raise ValueError("empty question")
+        if not isinstance(request, Mapping):
+            raise InputError("request", f"expected a question or an object with one, got {type(request).__name__}")
+        # Everything is checked before the query is encoded.
+        question = validate_question(request.get("question"))
+        k = check_k(request.get("k"), maximum=MAX_K)
+        filters = Filters.from_json(request.get("filters"))
         history = request.get("history") or []
         query = retrieval_query(question, history)
         started = time.perf_counter()
@@ -152,16 +166,21 @@ class Engine:
             "history": history,
             "query": query,
             "query_vector": vector,
-            "k": request.get("k") or self.settings.top_k,
-            "filters": request.get("filters") or Filters(),
+            "k": k or self.settings.top_k,
+            "filters": filters,
             "timings": {"encode": (time.perf_counter() - started) * 1000},
         }
 
-    def _retrieve(self, state: dict) -> list:
+    def _retrieve(self, state: dict, config: dict) -> list:  # config: this step's RunnableConfig
+        """The retriever invoked as a Runnable with this step's child config, so callbacks see a retriever
+        run; its documents carry what the answerer needs (exact scores, sentence cosines) back to Passages."""
+        from qa.retrieval import document_to_passage
+
         started = time.perf_counter()
         k = max(state["k"], self.settings.answer_passages)
-        passages = self.retriever.retrieve(state["query"], k=k, filters=state["filters"],
-                                           query_vector=state["query_vector"])
+        documents = self.retriever.invoke(state["query"], config=config, k=k, filters=state["filters"],
+                                          query_vector=state["query_vector"])
+        passages = [document_to_passage(document) for document in documents]
         state["timings"]["retrieve"] = (time.perf_counter() - started) * 1000
         return passages
 

@@ -1,20 +1,44 @@
 """Hybrid retrieval: dense (Chroma) + BM25, fused, as a LangChain `BaseRetriever`."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from langchain_core.runnables.config import run_in_executor
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from qa.config import Fusion
 from qa.embedding import Encoder
+from qa.errors import InputError
 from qa.lexical import QuestionTerms, sentence_terms, tokenize
 from qa.schema import Chunk, Filters, Passage, Section, chunk_id_of_sentence
 from qa.store import Store
+
+MAX_K = 50  # the most passages a question may ask for (the chain, the HTTP API)
+
+# Retriever fields whose default is the store's setting of the same meaning.
+_FROM_SETTINGS = {"k": "top_k", "candidates": "candidates", "fusion": "fusion", "bm25_weight": "bm25_weight",
+                  "dense_weight": "dense_weight", "coverage_weight": "coverage_weight",
+                  "rerank_weight": "rerank_weight", "rerank_depth": "rerank_depth", "rrf_k": "rrf_k"}
+
+
+def check_k(value: object, maximum: int | None = MAX_K, field_name: str = "k") -> int | None:
+    """A number of passages: None (the default) or an int in 1..maximum; InputError otherwise.
+
+    A bool is not a count here, nor is 3.0 or "3"; the value is never echoed, so a 5,000-digit int
+    (which Python refuses to turn into text) gets the same clear error as any other."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InputError(field_name, f"expected a whole number of passages, got {type(value).__name__}")
+    if value < 1 or (maximum is not None and value > maximum):
+        bounds = f"between 1 and {maximum}" if maximum is not None else "at least 1"
+        raise InputError(field_name, f"must be {bounds}")
+    return int(value)
 
 
 def _min_max(values: np.ndarray) -> np.ndarray:
@@ -30,7 +54,7 @@ class HybridRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     store: Store
-    k: int = 5
+    k: int = Field(5, ge=1, strict=True)  # passages returned; `invoke(query, k=...)` overrides it per call
     candidates: int = 50
     fusion: Fusion = Fusion.WEIGHTED
     bm25_weight: float = 0.3
@@ -41,20 +65,33 @@ class HybridRetriever(BaseRetriever):
     rrf_k: int = 60
     filters: Filters = Filters()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_from_settings(cls, data: Any) -> Any:
+        """`HybridRetriever(store=store, k=3)` is tuned like the engine's own: unset fields take the store's settings."""
+        settings = getattr(data.get("store"), "settings", None) if isinstance(data, dict) else None
+        if settings is None:
+            return data
+        return {**{name: getattr(settings, setting) for name, setting in _FROM_SETTINGS.items()}, **data}
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _filters_from_json(cls, value: Any) -> Filters:
+        return Filters.from_json(value)
+
     @classmethod
     def from_store(cls, store: Store, **overrides: Any) -> "HybridRetriever":
-        s = store.settings
-        params = dict(k=s.top_k, candidates=s.candidates, fusion=s.fusion, bm25_weight=s.bm25_weight,
-                      dense_weight=s.dense_weight, coverage_weight=s.coverage_weight,
-                      rerank_weight=s.rerank_weight, rerank_depth=s.rerank_depth, rrf_k=s.rrf_k)
-        params.update(overrides)
-        return cls(store=store, **params)
+        return cls(store=store, **overrides)
 
     def retrieve(
-        self, query: str, k: int | None = None, filters: Filters | None = None, query_vector: np.ndarray | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        filters: Filters | Mapping[str, Any] | None = None,
+        query_vector: np.ndarray | None = None,
     ) -> list[Passage]:
-        k = k or self.k
-        filters = filters if filters is not None else self.filters
+        k = check_k(k, maximum=None) or self.k
+        filters = Filters.from_json(filters) if filters is not None else self.filters
         store = self.store
         if query_vector is None:
             query_vector = store.encoder.encode([query])[0]
@@ -135,15 +172,36 @@ class HybridRetriever(BaseRetriever):
             fused[i] += self.rerank_weight * best
         return fused
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [passage_to_document(p) for p in self.retrieve(query)]
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        filters: Filters | Mapping[str, Any] | None = None,
+        query_vector: np.ndarray | None = None,
+    ) -> list[Document]:
+        """`invoke(query, k=2, filters={"date_from": "2021-05-01"})`: LangChain passes invoke's keyword
+        arguments here. `query_vector`, when the caller has already encoded the query, saves encoding it again."""
+        passages = self.retrieve(query, k=k, filters=filters, query_vector=query_vector)
+        return [passage_to_document(p) for p in passages]
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        # BaseRetriever's default drops the keyword arguments (k, filters) on the way to the thread.
+        return await run_in_executor(
+            None, self._get_relevant_documents, query, run_manager=run_manager.get_sync(), **kwargs
+        )
 
 
 def passage_to_document(passage: Passage) -> Document:
+    """A Document that carries everything `document_to_passage` needs to give the same Passage back
+    (the exact score and every sentence's cosine: the answerer ranks sentences by them)."""
     chunk = passage.chunk
     metadata = passage.to_dict()
     metadata.pop("text")
-    metadata.update(chunk_index=chunk.index, rank=passage.rank, scores=passage.scores,
+    metadata.update(score=passage.score, chunk_index=chunk.index, rank=passage.rank, scores=passage.scores,
                     sentences=[list(span) for span in chunk.sentences], sentence_cosines=passage.sentence_cosines)
     return Document(page_content=chunk.text, metadata=metadata, id=chunk.id)
 
