@@ -10,6 +10,18 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 _MARKER = re.compile(r" ?\[(\d+)\]")
 
 
+def printable(text: object, limit: int | None = None) -> str:
+    """Text that can always be encoded and shown: a lone surrogate (valid in JSON, not in UTF-8) becomes a
+    visible escape instead of failing the reply that carries it; `limit` clips it."""
+    text = str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def problem_markdown(message: object) -> str:
+    """A refused question or a failure, for the chat: the message as literal text after a warning sign."""
+    return f"⚠️ {html.escape(printable(message, 2000), quote=False)}"
+
+
 def escape_markdown(text: str) -> str:
     """Literal text inside Markdown: HTML entities for <, > and &, backslashes before Markdown syntax."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))

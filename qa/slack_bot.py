@@ -19,9 +19,10 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
 from qa.engine import Engine
+from qa.errors import QAError
 from qa.feedback import Rating
-from qa.render import citation_label
-from qa.schema import Answer
+from qa.render import citation_label, printable
+from qa.schema import Answer, validate_question
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,27 @@ def answer_blocks(answer: Answer, feedback_key: str | None) -> list[dict]:
 def fallback_text(answer: Answer) -> str:
     """Plain text for notifications and clients without Block Kit."""
     return _clip(escape_mrkdwn(answer.text), SECTION_LIMIT)
+
+
+FAILED = "Something went wrong answering that; it has been logged."
+
+
+def problem_text(error: BaseException | str) -> str:
+    """A refused question (InputError), a busy or damaged index, an unreachable Chroma: the message, which
+    names the field or the fix; anything else is a bug, logged, and reads as FAILED."""
+    message = str(error) if isinstance(error, (QAError, str)) else FAILED
+    return _clip(f":warning: {escape_mrkdwn(printable(message))}", SECTION_LIMIT)
+
+
+def ask_engine(engine: Engine, question: str, history: list[dict] | None = None) -> Answer | str:
+    """The Answer, or the text to reply instead: never an exception."""
+    try:
+        return engine.ask(validate_question(question), history=history)
+    except QAError as exc:
+        return problem_text(exc)
+    except Exception:
+        log.exception("unexpected error answering a question")
+        return problem_text(FAILED)
 
 
 class SlackMemory:
@@ -154,10 +176,9 @@ def build_slack_app(engine: Engine, token: str | None = None, signing_secret: st
 
     def answer_in(channel: str, question: str, thread_ts: str | None, history: list[dict]) -> None:
         placeholder = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=PLACEHOLDER)
-        try:
-            answer = engine.ask(question, history=history)
-        except ValueError as exc:
-            client.chat_update(channel=channel, ts=placeholder["ts"], text=f"Sorry: {escape_mrkdwn(str(exc))}")
+        answer = ask_engine(engine, question, history)
+        if isinstance(answer, str):
+            client.chat_update(channel=channel, ts=placeholder["ts"], text=answer)
             return
         key = memory.keep_answer(answer)
         client.chat_update(channel=channel, ts=placeholder["ts"], text=fallback_text(answer),
@@ -198,11 +219,19 @@ def build_slack_app(engine: Engine, token: str | None = None, signing_secret: st
             ack(text="Usage: /ask your question about the articles")
             return
         ack(response_type="ephemeral", text=PLACEHOLDER)  # within Slack's 3 seconds; the answer follows
-        answer = engine.ask(question)
+        answer = ask_engine(engine, question)
+        if isinstance(answer, str):
+            respond(response_type="ephemeral", text=answer)
+            return
         respond(response_type="in_channel", text=fallback_text(answer),
                 blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(
-                    f"<@{command['user_id']}> asked: {escape_mrkdwn(question)}", CONTEXT_LIMIT)}]}]
+                    f"<@{command['user_id']}> asked: {escape_mrkdwn(printable(question))}", CONTEXT_LIMIT)}]}]
                 + answer_blocks(answer, memory.keep_answer(answer)))
+
+    @app.error
+    def on_error(error, body, logger):
+        # A listener that failed past the guards above (Slack's API refusing a post, say): logged, never raised.
+        log.error("Slack listener failed: %s", type(error).__name__, exc_info=error)
 
     def on_feedback(ack, body, action, rating: Rating):
         ack()
@@ -237,8 +266,11 @@ def events_api(app: App):
 def run(http: bool = False, port: int = 3000) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     engine = Engine()
-    engine.ensure_examples(progress=False)
-    engine.ask("warm up")  # models loaded before the first event, so answers stay fast
+    try:  # models loaded before the first event, so answers stay fast
+        engine.ensure_examples(progress=False)
+        engine.ask("warm up")
+    except QAError as exc:  # a damaged index or unreachable Chroma: start anyway, every reply says why
+        log.warning("%s", exc)
     app = build_slack_app(engine)
     if http:
         import uvicorn

@@ -12,12 +12,16 @@ from urllib.parse import urlencode
 
 import pytest
 
+import threading
+from types import SimpleNamespace
+
 from helpers import free_port, stop
-from conftest import ROOT
+from conftest import ROOT, make_settings
 from fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
+from qa.errors import IndexBusyError, IndexDamagedError, InputError, VectorStoreUnavailable
 from qa.feedback import FeedbackStore, Rating
 from qa.schema import Answer, Citation
-from qa.slack_bot import answer_blocks
+from qa.slack_bot import answer_blocks, build_slack_app, events_api
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-test-token-never-logged"
@@ -219,3 +223,93 @@ def test_blocks_escape_article_text():
     answer = Answer("q", "Click <http://evil.test|here> & win [1]", False, [citation], short_answer="<@U123>")
     text = blocks_text(answer_blocks(answer, "k"))
     assert "<" not in text.replace("&lt;", "") and "&lt;!channel&gt;" in text and "&amp; win" in text
+
+
+def slash(url: str, fake: FakeSlack, text: str, n: int) -> dict:
+    """/ask `text`; returns what the bot sent to the response_url."""
+    before = len(fake.calls_to("response_url"))
+    body = urlencode({"token": "legacy", "team_id": TEAM_ID, "channel_id": "C3", "user_id": "U7", "command": "/ask",
+                      "text": text, "response_url": f"{fake.url}/response/{n}", "trigger_id": f"t{n}",
+                      "api_app_id": "A1"})
+    status, _, took = send(url, body, "application/x-www-form-urlencoded")
+    assert status == 200 and took < 3
+    return fake.wait_for("response_url", before + 1)[before]
+
+
+def test_bad_questions_get_a_message_naming_the_field(bot):
+    url, fake, _, log = bot
+    # Slack's JSON may carry a lone surrogate; the reply names the problem, the bot goes on.
+    update = mention(url, fake, "C7", "1700000080.000100", "Who did Blinken call? \ud800")
+    assert update["text"].startswith(":warning:") and "question: contains an unpaired surrogate" in update["text"]
+    update = mention(url, fake, "C7", "1700000081.000100", "why " * 600)
+    assert "question: too long" in update["text"]
+    updates = len(fake.calls_to("chat.update"))
+    event(url, {"type": "message", "channel_type": "im", "user": "U2", "channel": "D7", "ts": "1700000082.000100",
+                "text": "\x00 who?"})
+    assert "question: contains a NUL character" in updates_after(fake, updates + 1)["text"]
+    response = slash(url, fake, "why " * 600, 80)
+    assert response["response_type"] == "ephemeral" and "question: too long" in response["text"]
+    assert "Traceback" not in log.read_text()
+    update = mention(url, fake, "C7", "1700000083.000100", "Who will travel to Israel?")  # still answering
+    assert "Hady Amr" in blocks_text(update["blocks"])
+
+
+class FailingEngine:
+    """What the bot calls of an Engine; ask raises `error`."""
+
+    def __init__(self, index_dir):
+        self.settings = make_settings(index_dir)
+        self.error: Exception = RuntimeError("unset")
+        self.feedback = SimpleNamespace(record=lambda *args, **kwargs: None)
+
+    def ask(self, question, history=None, k=None, filters=None):
+        raise self.error
+
+
+@pytest.fixture
+def failing_bot(tmp_path):
+    import uvicorn
+
+    fake = FakeSlack()
+    engine = FailingEngine(tmp_path / "index")
+    app = build_slack_app(engine, token=TOKEN, signing_secret=SECRET, api_url=fake.url + "/api/")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(events_api(app), host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/slack/events", fake, engine
+    server.should_exit = True
+    fake.close()
+
+
+@pytest.mark.parametrize("error, shown", [
+    (IndexDamagedError("3 chunks have no vector"), "Run `qa check --repair` to fix it."),
+    (VectorStoreUnavailable("http://127.0.0.1:9"), "The Chroma server at http://127.0.0.1:9 is not reachable"),
+    (IndexBusyError("the index is being written; try again when it finishes"), "try again when it finishes"),
+    (InputError("filters", "unknown field(s) x"), "filters: unknown field(s) x"),
+    (RuntimeError("secret internals"), "Something went wrong answering that; it has been logged."),
+])
+def test_engine_errors_are_replied_everywhere(failing_bot, error, shown):
+    url, fake, engine = failing_bot
+    engine.error = error
+
+    def replied(count: int) -> str:
+        text = updates_after(fake, count)["text"]
+        assert text.startswith(":warning:") and shown in text and "secret internals" not in text
+        return text
+
+    replied_before = len(fake.calls_to("chat.update"))
+    fake.add_user_message("C1", "1700000101.000100", f"<@{BOT_USER_ID}> Who did Blinken call?")
+    event(url, {"type": "app_mention", "user": "U1", "channel": "C1", "ts": "1700000101.000100",
+                "text": f"<@{BOT_USER_ID}> Who did Blinken call?"})
+    replied(replied_before + 1)
+    fake.add_user_message("C1", "1700000102.000100", "And then?", thread_ts="1700000101.000100")
+    event(url, {"type": "message", "channel_type": "channel", "user": "U1", "channel": "C1",
+                "ts": "1700000102.000100", "thread_ts": "1700000101.000100", "text": "And then?"})
+    replied(replied_before + 2)
+    event(url, {"type": "message", "channel_type": "im", "user": "U2", "channel": "D1", "ts": "1700000103.000100",
+                "text": "Who will travel to Israel?"})
+    replied(replied_before + 3)
+    response = slash(url, fake, "What did Sullivan convey?", 90)
+    assert response["response_type"] == "ephemeral" and shown in response["text"]

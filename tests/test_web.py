@@ -115,7 +115,9 @@ def test_gradio_client_chat_upload_and_remove(server):
     uploads = tmp_path / "index" / "uploads"
     assert (uploads / "harbor.md").exists() and not any(p.name == "broken.pdf" for p in tmp_path.iterdir() if p.parent == uploads)
     article_id = next(row[4] for row in table["data"] if row[0] == "Harbor ferry returns")
-    note, table, _ = client.predict(article_id, api_name="/remove_article")
+    note, table, _, _ = client.predict(article_id, api_name="/remove_article")  # not confirmed
+    assert "nothing was removed" in note and "Harbor ferry returns" in [row[0] for row in table["data"]]
+    note, table, _, _ = client.predict(article_id, True, api_name="/remove_article")
     assert note == "Removed." and "Harbor ferry returns" not in [row[0] for row in table["data"]]
     assert not (uploads / "harbor.md").exists()
 
@@ -133,16 +135,38 @@ def test_feedback_is_stored_and_exported(tmp_path: Path, sample_engine):
 
 
 def test_login_required_when_configured(tmp_path: Path):
-    proc, url = _start(tmp_path, QA_AUTH="reader:s3cret")
+    from gradio_client import Client
+
+    password = "pässwörd✓"  # HTTP Basic and Gradio's login both take UTF-8
+    proc, url = _start(tmp_path, QA_AUTH=f"reader:{password}")
     try:
         with pytest.raises(urllib.error.HTTPError) as info:
             _post(f"{url}/api/ask", {"question": "What did Sullivan convey?"})
+        assert info.value.code == 401 and json.loads(info.value.read())["error"] == "login_required"
+        wrong = base64.b64encode(b"reader:passw\xc3\xb6rd").decode()
+        with pytest.raises(urllib.error.HTTPError) as info:
+            _post(f"{url}/api/ask", {"question": "What did Sullivan convey?"}, {"Authorization": f"Basic {wrong}"})
         assert info.value.code == 401
-        token = base64.b64encode(b"reader:s3cret").decode()
+        token = base64.b64encode(f"reader:{password}".encode()).decode()
         data = _post(f"{url}/api/ask", {"question": "What did Sullivan convey?"}, {"Authorization": f"Basic {token}"})
         assert data["citations"]
         page = urllib.request.urlopen(url + "/", timeout=30).read().decode()
         assert "login" in page.lower()
+        # The page's API, called without logging in: refused before anything runs.
+        for api_name, values in [("chat", ["What did Sullivan convey?", [], 5, "", "", [], "Answer with quotes"]),
+                                 ("remove_article", ["x", True]), ("add_files", [None])]:
+            with pytest.raises(urllib.error.HTTPError) as info:
+                _post(f"{url}/gradio_api/call/{api_name}", {"data": values})
+            assert info.value.code == 401
+        with pytest.raises(urllib.error.HTTPError) as info:
+            _post(f"{url}/gradio_api/queue/join", {"data": ["What did Sullivan convey?"], "fn_index": 0,
+                                                    "session_hash": "nobody"})
+        assert info.value.code == 401
+        with pytest.raises(Exception):
+            Client(url + "/", auth=("reader", "wrong"), verbose=False)
+        client = Client(url + "/", auth=("reader", password), verbose=False)
+        messages, sources, _ = client.predict("What did Sullivan convey?", api_name="/chat")
+        assert "sustainable calm" in sources
     finally:
         stop(proc)
 
