@@ -112,6 +112,7 @@ class Catalog:
         return [r[0] for r in self._conn.execute("SELECT path FROM sources ORDER BY path")]
 
     def begin_source(self, path: str, file_hash: str, articles: Sequence[Article], chunks: Sequence[Chunk]) -> None:
+        """Mark the source pending (its file changed) and record its first articles and chunks."""
         now = time.time()
         with self._transaction() as db:
             db.execute(
@@ -120,30 +121,41 @@ class Catalog:
                 "updated=excluded.updated",
                 (path, file_hash, SourceState.PENDING.value, now),
             )
-            db.executemany(
-                f"INSERT OR IGNORE INTO articles({_ARTICLE_COLUMNS}, added) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (a.id, a.title, a.published, a.source, a.url, a.author, a.caption, a.external_id, a.text, now)
-                    for a in articles
-                ],
-            )
-            db.executemany(
-                'INSERT OR IGNORE INTO chunks(id, article_id, idx, section, start, "end", text, sentences) '
-                "VALUES (?,?,?,?,?,?,?,?)",
-                [(c.id, c.article_id, c.index, c.section.value, c.start, c.end, c.text, json.dumps(c.sentences))
-                 for c in chunks],
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO source_articles(path, article_id) VALUES (?, ?)",
-                [(path, a.id) for a in articles],
-            )
+            # The file's new content replaces what it held: its old articles lose this reference now and
+            # are collected at the end of the ingest unless the new content still holds them.
+            db.execute("DELETE FROM source_articles WHERE path = ?", (path,))
+            self._add_rows(db, path, articles, chunks, now)
             self._bump(db)
 
-    def finish_source(self, path: str, article_ids: Iterable[str]) -> None:
-        keep = sorted(set(article_ids))
+    def add_rows(self, path: str, articles: Sequence[Article], chunks: Sequence[Chunk]) -> None:
+        """More articles of a pending source (a long JSONL file is recorded in groups)."""
         with self._transaction() as db:
-            marks = ",".join("?" * len(keep))
-            db.execute(f"DELETE FROM source_articles WHERE path = ? AND article_id NOT IN ({marks})", (path, *keep))
+            self._add_rows(db, path, articles, chunks, time.time())
+            self._bump(db)
+
+    @staticmethod
+    def _add_rows(db, path: str, articles: Sequence[Article], chunks: Sequence[Chunk], now: float) -> None:
+        # OR IGNORE: an article met twice (two identical files, a repeated JSONL line) is stored once and
+        # referenced by every source that holds it.
+        db.executemany(
+            f"INSERT OR IGNORE INTO articles({_ARTICLE_COLUMNS}, added) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [(a.id, a.title, a.published, a.source, a.url, a.author, a.caption, a.external_id, a.text, now)
+             for a in articles],
+        )
+        db.executemany(
+            'INSERT OR IGNORE INTO chunks(id, article_id, idx, section, start, "end", text, sentences) '
+            "VALUES (?,?,?,?,?,?,?,?)",
+            [(c.id, c.article_id, c.index, c.section.value, c.start, c.end, c.text, json.dumps(c.sentences))
+             for c in chunks],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO source_articles(path, article_id) VALUES (?, ?)",
+            [(path, a.id) for a in articles],
+        )
+
+    def finish_source(self, path: str) -> None:
+        """All the source's articles are recorded and their vectors stored."""
+        with self._transaction() as db:
             db.execute("UPDATE sources SET state = ? WHERE path = ?", (SourceState.DONE.value, path))
 
     def remove_source(self, path: str) -> None:
@@ -209,6 +221,22 @@ class Catalog:
 
     def count_chunks(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    def count_sentences(self) -> int:
+        """How many sentence vectors the vector store should hold."""
+        return self._conn.execute("SELECT COALESCE(SUM(json_array_length(sentences)), 0) FROM chunks").fetchone()[0]
+
+    def chunk_id_set(self) -> set[str]:
+        return {r[0] for r in self._conn.execute("SELECT id FROM chunks")}
+
+    def sources_of(self, article_id: str) -> list[str]:
+        """Every source that holds the article (identical files, a repeated JSONL line, syndicated copies)."""
+        rows = self._conn.execute("SELECT path FROM source_articles WHERE article_id = ? ORDER BY path", (article_id,))
+        return [r[0] for r in rows]
+
+    def pending_sources(self) -> list[str]:
+        rows = self._conn.execute("SELECT path FROM sources WHERE state = ? ORDER BY path", (SourceState.PENDING.value,))
+        return [r[0] for r in rows]
 
     def sentence_id_set(self) -> set[str]:
         """Ids of every sentence vector the store should hold."""

@@ -23,27 +23,57 @@ def _engine():
     return Engine(get_settings())
 
 
+def _say(message: str) -> None:
+    print(terminal_safe(message), file=sys.stderr, flush=True)
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     engine = _engine()
-    report = engine.ingest(args.paths, prune=args.prune, progress=not args.quiet)
+    report = engine.ingest(args.paths, prune=args.prune, progress=not args.quiet and not args.json,
+                           wait=not args.no_wait, on_wait=_say)
     for error in report.errors:
-        print(f"error: {terminal_safe(str(error))}", file=sys.stderr)
-    print(report.summary(), file=sys.stderr)
+        _say(f"error: {error}")
+    _say(report.summary())
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False), flush=True)
     return 1 if report.failed else 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    engine = _engine()
+    if args.repair:
+        report = engine.repair(wait=not args.no_wait, progress=not args.json, on_wait=_say)
+        for line in report.repaired:
+            _say(f"repair: {line}")
+    else:
+        report = engine.check(deep=not args.quick, progress=not args.json)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(terminal_safe(report.summary()))
+    return 0 if report.ok else 1
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.schema import Filters
 
+    from qa.errors import InputError
+
+    filters = Filters(date_from=args.date_from, date_to=args.date_to, sources=tuple(args.source or ()))
+    if args.k is not None and not 1 <= args.k <= 50:
+        raise InputError("-k", f"{args.k} is out of range (1 to 50)")
     engine = _engine()
     engine.ensure_examples(progress=False)
-    filters = Filters(date_from=args.date_from, date_to=args.date_to, sources=tuple(args.source or ()))
     if args.question == "-":  # one question per line, one JSON object per line; models load once
-        for line in sys.stdin:
+        status = 0
+        for number, line in enumerate(sys.stdin, start=1):
             if line.strip():
-                answer = engine.ask(line.strip(), k=args.k, filters=filters)
-                print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
-        return 0
+                try:
+                    answer = engine.ask(line.strip(), k=args.k, filters=filters).to_dict()
+                except InputError as exc:  # one bad line does not end the batch
+                    answer, status = {"line": number, "error": str(exc)}, 2
+                print(json.dumps(answer, ensure_ascii=False), flush=True)
+        return status
     answer = engine.ask(args.question, k=args.k, filters=filters)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -146,7 +176,18 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+", help=".txt .md .html .pdf .jsonl .rss/.atom/.xml files or folders")
     ingest.add_argument("--prune", action="store_true", help="remove articles whose files no longer exist")
     ingest.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    ingest.add_argument("--no-wait", action="store_true",
+                        help="fail at once (exit 3) if another process is writing the index, instead of waiting")
+    ingest.add_argument("--json", action="store_true", help="print the ingest report as one JSON object")
     ingest.set_defaults(run=cmd_ingest)
+
+    check = commands.add_parser("check", help="verify that catalog, vector store and BM25 agree (exit 1 if not)")
+    check.add_argument("--repair", action="store_true",
+                       help="rebuild BM25, re-embed missing or unreadable vectors, finish interrupted ingests")
+    check.add_argument("--quick", action="store_true", help="ids and counts only; do not read every vector")
+    check.add_argument("--no-wait", action="store_true", help="with --repair: fail at once if the index is busy")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.set_defaults(run=cmd_check)
 
     ask = commands.add_parser("ask", help="answer a question from the indexed articles")
     ask.add_argument("question", help="the question, or - to read one question per line from stdin (JSON out)")
@@ -188,8 +229,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from qa.errors import QAError
+
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except QAError as exc:  # a bad argument, a busy or damaged index, a Chroma server that is down
+        _say(f"error: {exc}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _say("interrupted; the index keeps its last commit (run the same command again to finish)")
+        return 130
 
 
 if __name__ == "__main__":

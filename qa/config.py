@@ -72,9 +72,20 @@ class Settings(BaseSettings):
         None, description="Override the calibrated probability below which the bot abstains."
     )
 
+    background_threads: int = Field(1, description="Threads an ingest started by the page may use (leave the "
+                                    "other cores to the questions).")
+
     host: str = Field("127.0.0.1", description="Address the web page listens on.")
     port: int = Field(7860, description="Port of the web page.")
     auth: str | None = Field(None, description="user:password to require a login on the web page and API.")
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as QA_* variables, for a child process that must see the same index."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is not None:
+                env[f"QA_{name.upper()}"] = value.value if isinstance(value, Enum) else str(value)
+        return env
 
     @property
     def uploads_dir(self) -> Path:

@@ -5,7 +5,7 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from qa import citations, short_answer
 from qa.config import Settings, get_settings
@@ -85,9 +85,37 @@ class Engine:
             return self._answerer
 
     # ---------------------------------------------------------------- ingestion
-    def ingest(self, paths: Iterable[Path | str], prune: bool = False, progress: bool = True) -> IngestReport:
-        with self._lock:  # one writer at a time
-            return Ingestor(self.store).run(paths, prune=prune, progress=progress)
+    def ingest(self, paths: Iterable[Path | str], prune: bool = False, progress: bool = True, wait: bool = True,
+               on_wait: Callable[[str], None] | None = None) -> IngestReport:
+        """Ingest in this process, under the index's writer lock (shared with every other process)."""
+        return Ingestor(self.store).run(paths, prune=prune, progress=progress, wait=wait, on_wait=on_wait)
+
+    def ingest_uploads(self, paths: Sequence[Path], timeout: float | None = None) -> IngestReport:
+        """Ingest files already copied into the uploads folder in a child process (`qa ingest --json`), so
+        that encoding them competes neither for this server's interpreter nor for all its cores: questions
+        keep being answered meanwhile, from the last commit, and see the new articles once it commits."""
+        import json
+        import os
+        import subprocess
+        import sys
+
+        uploads = self.settings.uploads_dir.resolve()
+        paths = [Path(p).resolve() for p in paths]
+        outside = [str(p) for p in paths if p.parent != uploads]
+        if outside:
+            raise ValueError(f"not in the uploads folder: {', '.join(outside)}")
+        env = dict(os.environ, **self.settings.as_environment())
+        env.setdefault("OMP_NUM_THREADS", str(self.settings.background_threads))
+        env.setdefault("MKL_NUM_THREADS", str(self.settings.background_threads))
+        command = [sys.executable, "-m", "qa.cli", "ingest", "--json", "--quiet", *map(str, paths)]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+        try:
+            return IngestReport.from_dict(json.loads(done.stdout.strip().splitlines()[-1]))
+        except (ValueError, IndexError, KeyError, TypeError):
+            from qa.articles import ArticleError
+
+            tail = (done.stderr or done.stdout or "").strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
+            return IngestReport(errors=[ArticleError("ingest", f"the ingest process failed: {tail[0]}")])
 
     def ensure_examples(self, progress: bool = True) -> IngestReport | None:
         """On a fresh install, index the sample articles so the first question has something to read."""
@@ -95,20 +123,34 @@ class Engine:
             return self.ingest([self.settings.examples_dir], progress=progress)
         return None
 
-    def remove_article(self, article_id: str) -> bool:
+    def remove_article(self, article_id: str, wait: bool = True) -> bool:
         """Drop an article from the index; an uploaded file that held only it is deleted too."""
-        with self._lock:
-            catalog = self.store.catalog
-            if catalog.article(article_id) is None:
+        store = self.store
+        with store.writing(wait=wait, purpose="remove article"):
+            catalog = store.catalog
+            if not isinstance(article_id, str) or catalog.article(article_id) is None:
                 return False
             paths = catalog.detach_article(article_id)
-            self.store.collect_garbage()
+            store.collect_garbage()
             uploads = self.settings.uploads_dir.resolve()
             for path in map(Path, paths):
                 if path.resolve().parent == uploads and not catalog.articles_of_source(str(path)):
                     catalog.remove_source(str(path))
                     path.unlink(missing_ok=True)
+            store.commit()
             return True
+
+    def check(self, deep: bool = True, progress: bool = False):
+        """Verify that catalog, vector store and BM25 agree (see qa.check)."""
+        from qa.check import check_index
+
+        return check_index(self.store, deep=deep, progress=progress)
+
+    def repair(self, wait: bool = True, progress: bool = False, on_wait: Callable[[str], None] | None = None):
+        """Mend what `check` finds (see qa.check), under the writer lock."""
+        from qa.check import repair_index
+
+        return repair_index(self.store, wait=wait, progress=progress, on_wait=on_wait)
 
     @property
     def feedback(self):
@@ -159,6 +201,7 @@ class Engine:
         filters = Filters.from_json(request.get("filters"))
         history = request.get("history") or []
         query = retrieval_query(question, history)
+        self.store.view()  # the last commit, reloaded if another process committed; raises if damaged
         started = time.perf_counter()
         vector = self.store.encoder.encode([query])[0]
         return {

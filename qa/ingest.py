@@ -1,20 +1,22 @@
-"""Ingestion: files → articles → chunks → catalog + vectors + BM25. Incremental and safe to interrupt."""
+"""Ingestion: files → articles → chunks → catalog + vectors + BM25. Incremental, one writer at a time, safe
+to interrupt at any moment (the next run finishes what was left), bounded memory (files are streamed
+through groups of chunks), and committed atomically for readers (qa.stamp)."""
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
 from tqdm import tqdm
 
-from qa.articles import SUPPORTED_EXTENSIONS, ArticleError, ParsedFile, discover, load_file
+from qa.articles import SUPPORTED_EXTENSIONS, ArticleError, discover, load_file
 from qa.catalog import SourceState
 from qa.chunking import Chunker
-from qa.schema import Chunk
+from qa.schema import Article, Chunk
 from qa.store import Store
+
 
 @dataclass
 class IngestReport:
@@ -22,9 +24,13 @@ class IngestReport:
     files_ingested: int = 0
     files_unchanged: int = 0
     articles_ingested: int = 0
+    duplicates: int = 0  # articles met again in this batch (identical files, repeated lines): stored once
     chunks_embedded: int = 0
+    chunks_reembedded: int = 0  # chunks whose vectors were missing from the vector store
+    vectors_removed: int = 0  # vectors the catalog did not know
     articles_removed: int = 0
     sources_pruned: int = 0
+    version: int | None = None  # the commit this ingest published (None: nothing to commit)
     skipped: list[str] = field(default_factory=list)
     errors: list[ArticleError] = field(default_factory=list)
     seconds: float = 0.0
@@ -33,12 +39,31 @@ class IngestReport:
     def failed(self) -> bool:
         return bool(self.errors)
 
+    def to_dict(self) -> dict:
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "errors"}
+        data["skipped"] = list(self.skipped)
+        data["errors"] = [{"path": e.path, "reason": e.reason} for e in self.errors]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "IngestReport":
+        data = dict(data)
+        errors = [ArticleError(e["path"], e["reason"]) for e in data.pop("errors", [])]
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known, errors=errors)
+
     def summary(self) -> str:
         parts = [
             f"{self.files_ingested} file(s) ingested ({self.articles_ingested} articles, "
             f"{self.chunks_embedded} chunks embedded)",
             f"{self.files_unchanged} unchanged",
         ]
+        if self.duplicates:
+            parts.append(f"{self.duplicates} duplicate article(s) stored once")
+        if self.chunks_reembedded:
+            parts.append(f"{self.chunks_reembedded} chunk(s) re-embedded (their vectors were missing)")
+        if self.vectors_removed:
+            parts.append(f"{self.vectors_removed} stray vector(s) removed")
         if self.articles_removed:
             parts.append(f"{self.articles_removed} old article version(s) removed")
         if self.sources_pruned:
@@ -68,12 +93,37 @@ def store_upload(uploads_dir: Path, original_name: str, content: bytes) -> Path:
     return target
 
 
+@dataclass
+class _Pending:
+    """Files on their way into the index: rows and chunks gathered until a group is full."""
+
+    hashes: dict[str, str] = field(default_factory=dict)
+    articles: dict[str, list[Article]] = field(default_factory=dict)
+    chunks: dict[str, list[Chunk]] = field(default_factory=dict)
+    ended: list[str] = field(default_factory=list)  # files whose last article is gathered
+    begun: set[str] = field(default_factory=set)  # files already marked pending in the catalog
+    batch: set[str] = field(default_factory=set)  # ids of every article met in this run
+    size: int = 0
+
+    def add(self, path: str, article: Article, chunks: list[Chunk]) -> None:
+        self.articles.setdefault(path, []).append(article)
+        self.chunks.setdefault(path, []).extend(chunks)
+        self.size += len(chunks)
+
+
 class Ingestor:
     def __init__(self, store: Store, chunker: Chunker | None = None):
         self.store = store
         self.chunker = chunker or Chunker.from_settings(store.encoder.count_tokens, store.settings)
 
-    def run(self, paths: Iterable[Path | str], prune: bool = False, progress: bool = True) -> IngestReport:
+    def run(self, paths: Iterable[Path | str], prune: bool = False, progress: bool = True, wait: bool = True,
+            on_wait: Callable[[str], None] | None = None) -> IngestReport:
+        """Ingest under the index's writer lock (waiting for another writer, or IndexBusyError if not `wait`)."""
+        paths = list(paths)
+        with self.store.writing(wait=wait, on_wait=on_wait, purpose="ingest"):
+            return self._run(paths, prune, progress)
+
+    def _run(self, paths: list[Path | str], prune: bool, progress: bool) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport()
         found = discover(paths)
@@ -82,62 +132,109 @@ class Ingestor:
         report.errors.extend(found.errors)
         catalog = self.store.catalog
         generation_before = catalog.generation()
+        pending = _Pending()
+        self._bar = tqdm(desc="embedding", unit="chunk", disable=not progress, leave=False)
+        try:
+            for path in tqdm(found.files, desc="reading", unit="file", disable=not progress or len(found.files) < 2,
+                             leave=False):
+                self._ingest_file(path, pending, report)
+            self._flush(pending, report)
+        finally:
+            self._bar.close()
 
-        # 1. Read, hash, parse and chunk what changed.
-        todo: list[tuple[str, str, ParsedFile, list[Chunk]]] = []
-        for path in tqdm(found.files, desc="reading", unit="file", disable=not progress, leave=False):
-            try:
-                data = path.read_bytes()
-            except OSError as exc:
-                report.errors.append(ArticleError(path, f"cannot read file ({exc.strerror or exc})"))
-                continue
-            file_hash = hashlib.sha256(data).hexdigest()
-            if catalog.source_state(str(path)) == (file_hash, SourceState.DONE):
-                report.files_unchanged += 1
-                continue
-            try:
-                parsed = load_file(path, data)
-            except ArticleError as exc:
-                report.errors.append(exc)  # what was stored from an earlier version of the file stays
-                continue
-            report.errors.extend(parsed.errors)
-            chunks = [chunk for article in parsed.articles for chunk in self.chunker.split(article)]
-            todo.append((str(path), file_hash, parsed, chunks))
-
-        # 2. Record, embed and store. Files are recorded in groups, so that many small files still make
-        # full encoder batches; a file is marked done only once all its vectors are stored. (Writing in
-        # a background thread gains nothing: Chroma's insert holds the GIL, which stalls the encoder.)
-        size = self.store.settings.ingest_group_chunks
-        total_chunks = sum(len(chunks) for *_, chunks in todo)
-        groups: list[list] = [[]]
-        in_group = 0
-        for item in todo:
-            if in_group >= size:
-                groups.append([])
-                in_group = 0
-            groups[-1].append(item)
-            in_group += len(item[3])
-        with tqdm(total=total_chunks, desc="embedding", unit="chunk", disable=not progress or not todo) as bar:
-            for group in filter(None, groups):
-                for path, file_hash, parsed, chunks in group:
-                    catalog.begin_source(path, file_hash, parsed.articles, chunks)
-                group_chunks = [c for *_, file_chunks in group for c in file_chunks]
-                for i in range(0, len(group_chunks), size):
-                    report.chunks_embedded += self.store.add_vectors(group_chunks[i : i + size])
-                    bar.update(len(group_chunks[i : i + size]))
-                for path, _, parsed, _ in group:
-                    catalog.finish_source(path, [a.id for a in parsed.articles])
-                    report.files_ingested += 1
-                    report.articles_ingested += len(parsed.articles)
-
-        # 3. Sources whose files are gone (on request), then articles nobody references any more.
+        # Sources whose files are gone (on request), then articles nobody references any more.
         if prune:
             for source in catalog.source_paths():
                 if not Path(source).exists():
                     catalog.remove_source(source)
                     report.sources_pruned += 1
         report.articles_removed = self.store.collect_garbage()
-        if catalog.generation() != generation_before:
-            self.store.rebuild_lexical()
+        # A vector store that lost vectors (deleted folder, interrupted write) or holds strays is mended here.
+        report.chunks_reembedded, report.vectors_removed = self.store.reconcile_vectors(progress=progress)
+        stamp = self.store._read_stamp_or_none()
+        if (stamp is None or catalog.generation() != generation_before or stamp.generation != catalog.generation()
+                or report.chunks_reembedded or report.vectors_removed):
+            report.version = self.store.commit().version
         report.seconds = time.perf_counter() - started
         return report
+
+    def _ingest_file(self, path: Path, pending: _Pending, report: IngestReport) -> None:
+        from qa.articles import file_sha256
+
+        key = str(path)
+        try:
+            file_hash = file_sha256(path)
+        except OSError as exc:
+            report.errors.append(ArticleError(path, f"cannot read file ({exc.strerror or exc})"))
+            return
+        if self.store.catalog.source_state(key) == (file_hash, SourceState.DONE):
+            report.files_unchanged += 1
+            return
+        seen: set[str] = set()
+        try:
+            for item in self._articles(path):
+                if isinstance(item, ArticleError):
+                    report.errors.append(item)
+                    continue
+                if item.id in seen:
+                    report.duplicates += 1
+                    continue
+                seen.add(item.id)
+                if item.id in pending.batch:  # another file of the batch holds it: one more source, same rows
+                    report.duplicates += 1
+                pending.batch.add(item.id)
+                if key not in pending.hashes:
+                    pending.hashes[key] = file_hash
+                pending.add(key, item, self.chunker.split(item))
+                if pending.size >= self.store.settings.ingest_group_chunks:
+                    self._flush(pending, report)
+        except ArticleError as exc:
+            # What was stored from an earlier version of the file stays; a file that failed half-way
+            # through stays pending, so the next run takes it up again.
+            report.errors.append(exc)
+            if key not in pending.begun:
+                pending.hashes.pop(key, None)
+            pending.size -= len(pending.chunks.pop(key, []))
+            pending.articles.pop(key, None)
+            return
+        if not seen:
+            if not any(e.path.startswith(key) for e in report.errors):
+                report.errors.append(ArticleError(path, "no article text found"))
+            return
+        pending.ended.append(key)
+        report.articles_ingested += len(seen)
+
+    @staticmethod
+    def _articles(path: Path) -> Iterator[Article | ArticleError]:
+        if path.suffix.lower() == ".jsonl":
+            from qa.articles import iter_jsonl_articles
+
+            yield from iter_jsonl_articles(path)
+            return
+        parsed = load_file(path)
+        yield from parsed.errors
+        yield from parsed.articles
+
+    def _flush(self, pending: _Pending, report: IngestReport) -> None:
+        """Record the gathered rows, embed their chunks, then mark the files whose every article is in."""
+        catalog = self.store.catalog
+        for path in list(pending.articles):
+            if path in pending.begun:
+                catalog.add_rows(path, pending.articles[path], pending.chunks[path])
+            else:
+                catalog.begin_source(path, pending.hashes[path], pending.articles[path], pending.chunks[path])
+                pending.begun.add(path)
+        chunks = [c for path in pending.chunks for c in pending.chunks[path]]
+        size = self.store.settings.ingest_group_chunks
+        for i in range(0, len(chunks), size):
+            report.chunks_embedded += self.store.add_vectors(chunks[i : i + size])
+            self._bar.update(len(chunks[i : i + size]))
+        for path in pending.ended:
+            catalog.finish_source(path)
+            report.files_ingested += 1
+            pending.begun.discard(path)
+            pending.hashes.pop(path, None)
+        pending.articles.clear()
+        pending.chunks.clear()
+        pending.ended.clear()
+        pending.size = 0

@@ -892,8 +892,8 @@ def _store(directory: Path, part) -> bool:
         raise LexicalIndexError(f"{directory / record.name}: the part in memory no longer matches its record")
     part.record = _Record(name, size, sha)
     target = directory / name
-    try:
-        if os.stat(target).st_size == size:
+    try:  # a file of that name from an earlier save: keep it only if it is intact (repair rewrites damage)
+        if os.stat(target).st_size == size and _file_sha256(target) == sha:
             return False
     except FileNotFoundError:
         pass
@@ -909,6 +909,14 @@ def _store(directory: Path, part) -> bool:
         temp.unlink(missing_ok=True)
         raise
     return True
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _fsync_directory(directory: Path) -> None:

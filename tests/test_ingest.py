@@ -20,7 +20,7 @@ def consistent(engine: Engine) -> tuple[set, set]:
     catalog_ids = store.catalog.sentence_id_set()
     assert vector_ids == catalog_ids
     assert store.catalog.unreferenced_articles() == []
-    assert store.lexical().size == store.catalog.count_chunks()
+    assert len(store.lexical()) == store.catalog.count_chunks()
     return vector_ids, catalog_ids
 
 
