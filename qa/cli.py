@@ -59,13 +59,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     from qa.errors import InputError
 
-    filters = Filters(date_from=args.date_from, date_to=args.date_to, sources=tuple(args.source or ()))
+    try:
+        filters = Filters(date_from=args.date_from, date_to=args.date_to, sources=tuple(args.source or ()))
+    except InputError as exc:  # name the flag the user typed
+        flag = {"date_from": "--from", "date_to": "--to", "sources": "--source"}.get(exc.field, exc.field)
+        raise InputError(flag, exc.reason) from None
     if args.k is not None and not 1 <= args.k <= 50:
         raise InputError("-k", f"{args.k} is out of range (1 to 50)")
     engine = _engine()
     engine.ensure_examples(progress=False)
     if args.question == "-":  # one question per line, one JSON object per line; models load once
         status = 0
+        sys.stdin.reconfigure(errors="surrogateescape")  # undecodable bytes become a per-line error
         for number, line in enumerate(sys.stdin, start=1):
             if line.strip():
                 try:

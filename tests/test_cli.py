@@ -123,3 +123,31 @@ def test_feedback_export_writes_gold_candidates(tmp_path: Path, sample_engine):
     from qa.gold import load_gold
 
     assert load_gold(out).questions[0].question == "Who will travel to Israel?"  # qa eval reads it
+
+
+@pytest.mark.parametrize("args, field", [
+    (["ask", "   "], "question: empty question"),
+    (["ask", "--from", "2021-13-45", "q?"], "--from: '2021-13-45' is not a real calendar date"),
+    (["ask", "--from", "9999-99-99", "q?"], "--from: '9999-99-99' is not a real calendar date"),
+    (["ask", "--to", "2021-5-1", "q?"], "--to: '2021-5-1' is not a date in the form YYYY-MM-DD"),
+    (["ask", "--to", "yesterday", "q?"], "--to: 'yesterday' is not a date"),
+    (["ask", "-k", "0", "q?"], "-k: 0 is out of range"),
+    (["ask", "-k", "9" * 5000, "q?"], "invalid int value"),
+])
+def test_bad_arguments_get_one_line_and_exit_status_2(tmp_path: Path, args, field):
+    result = run_qa(args, tmp_path / "index", QA_AUTO_INDEX_EXAMPLES="false")
+    assert result.returncode == 2 and field in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not (tmp_path / "index" / "commit.json").exists()  # refused before anything was loaded or indexed
+
+
+def test_undecodable_question_bytes_are_refused(tmp_path: Path):
+    env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"), QA_AUTO_INDEX_EXAMPLES="false")
+    argv = subprocess.run([sys.executable.encode(), b"-m", b"qa.cli", b"ask", b"What \xff\xfe?"], env=env, cwd=ROOT,
+                          capture_output=True, timeout=300)
+    assert argv.returncode == 2 and b"unpaired surrogate" in argv.stderr and b"Traceback" not in argv.stderr
+    lines = subprocess.run([sys.executable, "-m", "qa.cli", "ask", "-"], env=env, cwd=ROOT, capture_output=True,
+                           input=b"What \xff?\n   \nWhat did the council decide?\n", timeout=300)
+    assert lines.returncode == 2 and b"Traceback" not in lines.stderr, lines.stderr
+    out = [json.loads(line) for line in lines.stdout.splitlines()]
+    assert out[0]["line"] == 1 and "unpaired surrogate" in out[0]["error"]
+    assert out[1]["question"] == "What did the council decide?" and out[1]["abstained"] is True
