@@ -6,6 +6,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from enum import Enum
+from functools import cached_property
 from typing import Any, Mapping
 
 from qa.errors import InputError
@@ -67,7 +68,7 @@ class Article:
     caption: str | None = None  # photo caption / credit line, searchable and citable
     external_id: str | None = None  # the id the source gave it (JSONL `id`, feed guid)
 
-    @property
+    @cached_property  # hashed once per instance (it reads the whole text); frozen fields cannot go stale
     def id(self) -> str:
         """Stable content hash: same content → same id, whatever file it came from."""
         digest = hashlib.sha256()
