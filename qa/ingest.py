@@ -203,6 +203,8 @@ class Ingestor:
             return
         pending.ended.append(key)
         report.articles_ingested += len(seen)
+        if key not in pending.articles:  # its last rows went out with the previous group: done now
+            self._finish(pending, report)
 
     @staticmethod
     def _articles(path: Path) -> Iterator[Article | ArticleError]:
@@ -229,12 +231,20 @@ class Ingestor:
         for i in range(0, len(chunks), size):
             report.chunks_embedded += self.store.add_vectors(chunks[i : i + size])
             self._bar.update(len(chunks[i : i + size]))
+        pending.articles.clear()
+        pending.chunks.clear()
+        pending.size = 0
+        self._finish(pending, report)
+
+    def _finish(self, pending: _Pending, report: IngestReport) -> None:
+        """Mark done the ended files none of whose rows still wait in `pending`."""
+        still = []
         for path in pending.ended:
-            catalog.finish_source(path)
+            if path in pending.articles:
+                still.append(path)
+                continue
+            self.store.catalog.finish_source(path)
             report.files_ingested += 1
             pending.begun.discard(path)
             pending.hashes.pop(path, None)
-        pending.articles.clear()
-        pending.chunks.clear()
-        pending.ended.clear()
-        pending.size = 0
+        pending.ended[:] = still
