@@ -9,6 +9,7 @@ class QAError(Exception):
 
     http_status = 400
     exit_code = 2
+    kind = "bad_request"  # the `error` field of the API's JSON answer
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -19,6 +20,7 @@ class InputError(QAError, ValueError):
     """A question, filter or argument that cannot be used; names the field and the reason."""
 
     http_status = 422
+    kind = "invalid_input"
 
     def __init__(self, field: str, reason: str):
         super().__init__(f"{field}: {reason}")
@@ -31,6 +33,7 @@ class IndexBusyError(QAError):
 
     http_status = 409
     exit_code = 3
+    kind = "index_busy"
 
 
 class IndexDamagedError(QAError):
@@ -38,6 +41,7 @@ class IndexDamagedError(QAError):
 
     http_status = 503
     exit_code = 4
+    kind = "index_damaged"
 
     def __init__(self, problem: str, fix: str = "qa check --repair"):
         super().__init__(f"The index is damaged: {problem}. Run `{fix}` to fix it.")
@@ -50,6 +54,7 @@ class VectorStoreUnavailable(QAError):
 
     http_status = 503
     exit_code = 5
+    kind = "vector_store_unavailable"
 
     def __init__(self, url: str, reason: str = "not reachable"):
         super().__init__(f"The Chroma server at {url} is {reason}; start it or fix QA_CHROMA_URL.")

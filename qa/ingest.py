@@ -58,18 +58,15 @@ class IngestReport:
             f"{self.chunks_embedded} chunks embedded)",
             f"{self.files_unchanged} unchanged",
         ]
-        if self.duplicates:
-            parts.append(f"{self.duplicates} duplicate article(s) stored once")
-        if self.chunks_reembedded:
-            parts.append(f"{self.chunks_reembedded} chunk(s) re-embedded (their vectors were missing)")
-        if self.vectors_removed:
-            parts.append(f"{self.vectors_removed} stray vector(s) removed")
-        if self.articles_removed:
-            parts.append(f"{self.articles_removed} old article version(s) removed")
-        if self.sources_pruned:
-            parts.append(f"{self.sources_pruned} missing file(s) pruned")
-        if self.skipped:
-            parts.append(f"{len(self.skipped)} file(s) of unsupported type skipped")
+        counts = [
+            (self.duplicates, "duplicate article(s) stored once"),
+            (self.chunks_reembedded, "chunk(s) re-embedded (their vectors were missing)"),
+            (self.vectors_removed, "stray vector(s) removed"),
+            (self.articles_removed, "old article version(s) removed"),
+            (self.sources_pruned, "missing file(s) pruned"),
+            (len(self.skipped), "file(s) of unsupported type skipped"),
+        ]
+        parts += [f"{n} {what}" for n, what in counts if n]
         if self.errors:
             parts.append(f"{len(self.errors)} error(s)")
         return "; ".join(parts) + f" in {self.seconds:.1f}s"

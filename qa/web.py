@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.articles import ArticleError
 from qa.engine import Engine
-from qa.errors import IndexBusyError, IndexDamagedError, InputError, QAError, VectorStoreUnavailable
+from qa.errors import InputError, QAError
 from qa.feedback import Rating
 from qa.ingest import store_upload
 from qa.render import answer_markdown, passages_html, printable, problem_markdown, sources_html
@@ -234,15 +234,7 @@ class ErrorOut(BaseModel):
 
 
 def _error_kind(error: QAError) -> str:
-    if isinstance(error, InputError):
-        return "invalid_input"
-    if isinstance(error, IndexBusyError):
-        return "index_busy"
-    if isinstance(error, IndexDamagedError):
-        return "index_damaged"
-    if isinstance(error, VectorStoreUnavailable):
-        return "vector_store_unavailable"
-    return "bad_request"
+    return error.kind
 
 
 def _error_response(status_code: int, kind: str, message: str, field: str | None = None,

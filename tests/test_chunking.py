@@ -149,7 +149,7 @@ def test_tokens_are_counted_in_bounded_batches():
 
     bound = chunking.COUNT_BATCH_CHARS + chunking.LONG_SENTENCE_CHARS
     text = news_text(2, 600) + "\n\n" + " ".join(["word"] * 60_000) + "\n\n" + "glued,words-" * 20_000
-    chunks = Chunker(count, 256, 256).split(Article(text=text))
+    Chunker(count, 256, 256).split(Article(text=text))
     assert len(text) > 500_000 and max(n for n, _ in calls) <= chunking.COUNT_BATCH
     assert max(chars for _, chars in calls) <= bound
     assert sum(chars for _, chars in calls) < 3 * len(text)  # each character counted about once
