@@ -1,14 +1,90 @@
-"""Small builders for test inputs (a real PDF, feeds) made without network or extra packages."""
+"""Small builders for test inputs (a real PDF, feeds) made without network or extra packages, and the
+servers the tests start (the real app.py, a process behind a URL, an ASGI app in a thread)."""
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_until_up(proc: subprocess.Popen, url: str, log_path: Path | None = None, *, timeout: float = 120,
+                  what: str = "server", data: bytes | None = None) -> None:
+    """Poll `url` (POSTing `data` when given) until the server started as `proc` answers it. Any HTTP answer
+    counts, an error status too: the server is up, behind a login or refusing an unsigned call. Fails the
+    test, showing the log, if the process exits or `timeout` seconds pass (the process is then killed)."""
+    request = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(request, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if proc.poll() is not None:
+                problem = f"exited with status {proc.returncode}"
+                break
+            if time.monotonic() >= deadline:
+                problem = f"did not answer within {timeout:g} s"
+                break
+            time.sleep(0.2)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=10)
+    message = f"{what} {problem} ({url})"
+    if log_path is not None:
+        message += f"; its log, {log_path}:\n" + (log_path.read_text(errors="replace") if log_path.exists() else "")
+    pytest.fail(message)
+
+
+def start_app(tmp_path: Path, env: dict[str, str], cwd: Path = ROOT,
+              timeout: float = 180) -> tuple[subprocess.Popen, str, Path]:
+    """The real app.py, started on a free port with `env` over this process's environment (it must name
+    QA_INDEX_DIR and QA_EXAMPLES_DIR, so no test touches a real index) and its output in
+    tmp_path/server.log; returned once /openapi.json answers. Stop it with `stop(proc)`."""
+    missing = {"QA_INDEX_DIR", "QA_EXAMPLES_DIR"} - set(env)
+    if missing:
+        raise ValueError(f"start_app needs {', '.join(sorted(missing))} in env")
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with open(log_path, "w") as log:  # the server writes to its own copy of the descriptor
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=cwd, env={**os.environ, **env, "QA_PORT": str(port)},
+                                stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(proc, f"{url}/openapi.json", log_path, timeout=timeout, what="app.py")
+    return proc, url, log_path
+
+
+def serve_in_thread(app, timeout: float = 10):
+    """An ASGI app served by uvicorn in a daemon thread of this process: (server, url). Stop it with
+    `server.should_exit = True`."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if time.monotonic() >= deadline:
+            raise RuntimeError("in-process server did not start")
+        time.sleep(0.05)
+    return server, f"http://127.0.0.1:{port}"
 
 
 def stop(proc: subprocess.Popen) -> None:

@@ -3,13 +3,11 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from helpers import free_port, stop
+from helpers import free_port, stop, wait_until_up
 from conftest import ROOT, make_settings
 from qa.engine import Engine
 
@@ -76,15 +74,7 @@ def chroma_server(tmp_path: Path):
     proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("chroma server did not start")
+    wait_until_up(proc, f"{url}/api/v2/heartbeat", timeout=30, what="chroma server")
     yield url
     stop(proc)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from helpers import free_port, stop
+from helpers import start_app, stop
 
 # Made-up towns, so that a question names exactly one article and no other text mentions it.
 BASE = ["Quillby", "Rostock Vale", "Sandmere"]
@@ -91,30 +91,15 @@ def wait_for_writer(index: Path, still_running, timeout: float = 180) -> float:
 
 
 class Server:
-    def __init__(self, tmp: Path):
-        self.tmp, self.index, self.log_path = tmp, tmp / "index", tmp / "server.log"
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        env = dict(os.environ, QA_INDEX_DIR=str(self.index), QA_EXAMPLES_DIR=str(tmp / "base"), QA_PORT=str(port),
-                   GRADIO_TEMP_DIR=str(tmp / "gradio"))
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+    """The real app.py over an index in tmp/index whose samples are tmp/base; started and answering."""
 
-    def wait_up(self, timeout: float = 240) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{self.url}/openapi.json", timeout=2)
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.25)
-        pytest.fail(f"the server did not start:\n{self.log_text()}")
+    def __init__(self, tmp: Path):
+        self.tmp, self.index = tmp, tmp / "index"
+        self.proc, self.url, self.log_path = start_app(
+            tmp, dict(QA_INDEX_DIR=str(self.index), QA_EXAMPLES_DIR=str(tmp / "base"),
+                      GRADIO_TEMP_DIR=str(tmp / "gradio")), timeout=240)
 
     def log_text(self) -> str:
-        self.log.flush()
         return self.log_path.read_text(errors="replace")
 
     def assert_clean_log(self) -> None:
@@ -130,14 +115,12 @@ def server(tmp_path_factory):
     articles(tmp / "base", BASE, paragraphs=1)
     srv = Server(tmp)
     try:
-        srv.wait_up()
         for town in BASE:
             status, answer, _ = ask(srv.url, question(town))
             assert status == 200 and cites(answer, town), (status, answer, srv.log_text()[-4000:])
         yield srv
     finally:
         stop(srv.proc)
-        srv.log.close()
 
 
 def test_server_keeps_answering_while_another_process_ingests_then_answers_about_it(server: Server):

@@ -12,10 +12,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-import threading
 from types import SimpleNamespace
 
-from helpers import free_port, stop
+from helpers import free_port, serve_in_thread, stop, wait_until_up
 from conftest import ROOT, make_settings
 from fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
 from qa.errors import IndexBusyError, IndexDamagedError, InputError, VectorStoreUnavailable
@@ -39,15 +38,7 @@ def bot(tmp_path_factory):
     proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "slack", "--http", "--port", str(port)], cwd=ROOT,
                             env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/slack/events"
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(urllib.request.Request(url, data=b"{}", method="POST"), timeout=1)
-        except urllib.error.HTTPError:
-            break  # it answers (401: unsigned), so it is up
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail("bot exited:\n" + log.read_text())
-            time.sleep(0.2)
+    wait_until_up(proc, url, log, timeout=120, what="qa slack --http", data=b"{}")  # a 401 (unsigned) is up
     yield url, fake, tmp_path, log
     stop(proc)
     fake.close()
@@ -268,17 +259,11 @@ class FailingEngine:
 
 @pytest.fixture
 def failing_bot(tmp_path):
-    import uvicorn
-
     fake = FakeSlack()
     engine = FailingEngine(tmp_path / "index")
     app = build_slack_app(engine, token=TOKEN, signing_secret=SECRET, api_url=fake.url + "/api/")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(events_api(app), host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/slack/events", fake, engine
+    server, url = serve_in_thread(events_api(app))
+    yield f"{url}/slack/events", fake, engine
     server.should_exit = True
     fake.close()
 

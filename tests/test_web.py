@@ -1,18 +1,15 @@
 """The chat page and JSON API, served for real on 127.0.0.1 and driven by gradio_client and Chromium."""
 import base64
 import json
-import os
 import shutil
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from helpers import free_port, stop
+from helpers import start_app, stop
 from conftest import EXAMPLES, ROOT, make_settings
 from qa.engine import Engine
 from qa.feedback import FeedbackStore, Rating
@@ -31,24 +28,9 @@ def _start(tmp_path: Path, **env_extra) -> tuple[subprocess.Popen, str]:
     articles = tmp_path / "articles"
     shutil.copytree(EXAMPLES, articles)
     (articles / "xss.txt").write_text(XSS_ARTICLE)
-    port = free_port()
-    env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"), QA_EXAMPLES_DIR=str(articles), QA_PORT=str(port),
-               **env_extra)
-    log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(f"{url}/openapi.json", timeout=1)
-            return proc, url
-        except urllib.error.HTTPError:
-            return proc, url  # up, but behind a login
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.2)
-    proc.kill()
-    pytest.fail("server did not start:\n" + (tmp_path / "server.log").read_text())
+    proc, url, _ = start_app(tmp_path, dict(QA_INDEX_DIR=str(tmp_path / "index"), QA_EXAMPLES_DIR=str(articles),
+                                            **env_extra), timeout=120)
+    return proc, url
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,6 @@ import base64
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,10 +17,9 @@ from types import SimpleNamespace
 
 import httpx
 import pytest
-import uvicorn
 
-from conftest import EXAMPLES, ROOT
-from helpers import free_port, stop
+from conftest import EXAMPLES
+from helpers import serve_in_thread, start_app, stop
 from qa.catalog import ArticleSummary
 from qa.config import Settings
 from qa.errors import IndexBusyError, IndexDamagedError, InputError, VectorStoreUnavailable
@@ -84,19 +79,6 @@ class FakeEngine:
     def remove_article(self, article_id):
         self.removed.append(article_id)
         return self.articles.pop(article_id, None) is not None
-
-
-def serve_in_thread(app) -> tuple[uvicorn.Server, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    for _ in range(200):
-        if server.started:
-            return server, f"http://127.0.0.1:{port}"
-        time.sleep(0.05)
-    raise RuntimeError("in-process server did not start")
 
 
 @pytest.fixture(scope="module")
@@ -621,24 +603,9 @@ def real_server(tmp_path_factory):
     articles = tmp / "articles"
     shutil.copytree(EXAMPLES, articles)
     cache = tmp / "gradio"
-    port = free_port()
-    env = dict(os.environ, QA_INDEX_DIR=str(tmp / "index"), QA_EXAMPLES_DIR=str(articles), QA_PORT=str(port),
-               GRADIO_TEMP_DIR=str(cache))
-    log = open(tmp / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(900):
-        try:
-            urllib.request.urlopen(f"{url}/openapi.json", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail("server did not start:\n" + (tmp / "server.log").read_text())
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("server did not start:\n" + (tmp / "server.log").read_text())
-    yield SimpleNamespace(url=url, tmp=tmp, cache=cache, uploads=tmp / "index" / "uploads", log=tmp / "server.log")
+    proc, url, log = start_app(tmp, dict(QA_INDEX_DIR=str(tmp / "index"), QA_EXAMPLES_DIR=str(articles),
+                                         GRADIO_TEMP_DIR=str(cache)), timeout=180)
+    yield SimpleNamespace(url=url, tmp=tmp, cache=cache, uploads=tmp / "index" / "uploads", log=log)
     stop(proc)
 
 
