@@ -147,3 +147,16 @@ ATOM = """<?xml version="1.0" encoding="utf-8"?>
 <content type="html">&lt;p&gt;The Miller orchard won the regional apple award for its late-harvest cider.&lt;/p&gt;</content></entry>
 </feed>
 """
+
+
+def start_chroma(path: Path, timeout: float = 30) -> tuple[subprocess.Popen, str]:
+    """A real Chroma server on 127.0.0.1 (the `chroma` CLI that ships with chromadb), storing under `path`."""
+    import sys
+
+    chroma = Path(sys.executable).parent / "chroma"
+    port = free_port()
+    proc = subprocess.Popen([str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(proc, f"{url}/api/v2/heartbeat", timeout=timeout, what="chroma server")
+    return proc, url

@@ -5,43 +5,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, make_settings
-from helpers import free_port, stop
+from helpers import start_chroma, stop
 from qa.engine import Engine
 from qa.errors import VectorStoreUnavailable
 from test_live_index import TOWNS, answers_about, corpus
 
-CHROMA = Path(sys.executable).with_name("chroma")
-
-
-def start_chroma(path: Path, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([str(CHROMA), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
-            return proc
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.1)
-    stop(proc)
-    pytest.fail("chroma run did not start")
-
-
 @pytest.fixture
 def chroma(tmp_path: Path):
-    if not CHROMA.exists():
-        pytest.fail(f"{CHROMA} missing: chromadb's CLI is part of the install")
-    port = free_port()
-    proc = start_chroma(tmp_path / "chroma-server", port)
-    yield f"http://127.0.0.1:{port}", proc
+    proc, url = start_chroma(tmp_path / "chroma-server")
+    yield url, proc
     stop(proc)
 
 

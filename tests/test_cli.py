@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import free_port, stop, wait_until_up
+from helpers import start_chroma, stop
 from conftest import ROOT, make_settings
 from qa.engine import Engine
 
@@ -69,12 +69,7 @@ def test_terminal_output_neutralises_escape_sequences(tmp_path: Path):
 @pytest.fixture
 def chroma_server(tmp_path: Path):
     """A real Chroma server on 127.0.0.1 (the `chroma` CLI that ships with chromadb)."""
-    port = free_port()
-    chroma = Path(sys.executable).parent / "chroma"
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server-data"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_up(proc, f"{url}/api/v2/heartbeat", timeout=30, what="chroma server")
+    proc, url = start_chroma(tmp_path / "server-data")
     yield url
     stop(proc)
 
