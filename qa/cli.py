@@ -68,6 +68,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise InputError("-k", f"{args.k} is out of range (1 to 50)")
     engine = _engine()
     engine.ensure_examples(progress=False)
+    engine.serve()
     if args.question == "-":  # one question per line, one JSON object per line; models load once
         status = 0
         sys.stdin.reconfigure(errors="surrogateescape")  # undecodable bytes become a per-line error

@@ -117,6 +117,13 @@ class Engine:
             tail = (done.stderr or done.stdout or "").strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
             return IngestReport(errors=[ArticleError("ingest", f"the ingest process failed: {tail[0]}")])
 
+    def serve(self) -> None:
+        """Set this process up to answer questions: encoding one short question gains nothing from more
+        torch threads, and extra ones compete with Chroma's search threads and the other requests."""
+        import torch
+
+        torch.set_num_threads(max(1, self.settings.serve_threads))
+
     def ensure_examples(self, progress: bool = True) -> IngestReport | None:
         """On a fresh install, index the sample articles so the first question has something to read."""
         if self.settings.auto_index_examples and self.store.is_empty() and self.settings.examples_dir.is_dir():

@@ -266,6 +266,7 @@ def events_api(app: App):
 def run(http: bool = False, port: int = 3000) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     engine = Engine()
+    engine.serve()
     try:  # models loaded before the first event, so answers stay fast
         engine.ensure_examples(progress=False)
         engine.ask("warm up")

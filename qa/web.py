@@ -722,6 +722,7 @@ def main(port: int | None = None) -> None:
     import uvicorn
 
     engine = Engine()
+    engine.serve()
     app = build_app(engine)
     port = port or engine.settings.port
     print(f"article-qa: http://{engine.settings.host}:{port}/  (API: POST /api/ask, /docs)", flush=True)
