@@ -12,8 +12,8 @@ For each size, each step in its own process (so peak RSS is that step's):
 - build: time (catalog / Chroma insert / commit with the BM25 build) and peak RSS;
 - index size on disk: chroma/, bm25/, catalog.sqlite (with its WAL);
 - latency p50/p95, warm, questions back to back: retrieval alone (`engine.retriever.retrieve(q)`, question
-  encoding included) and the full answer (`engine.ask(q)`), on squad questions, as shipped and with torch or
-  NumPy's OpenBLAS limited to one thread (see worker_measure); peak RSS of that serving process;
+  encoding included) and the full answer (`engine.ask(q)`), on squad questions, as shipped (`engine.serve()`) and
+  with other torch / OpenBLAS thread counts (see VARIANTS, worker_measure); peak RSS of that serving process;
 - adding one new article (~10 chunks, really embedded) with `engine.ingest([file])` in that warm process: the
   total, split into embedding, Chroma insert, commit (BM25 update + save + commit record) and the rest
   (reading, chunking, catalog rows, id checks, garbage collection); the same in a process that has just
@@ -405,37 +405,51 @@ def latency_summary(retrieval_ms: list[float], answer_ms: list[float], stages: d
     }
 
 
+VARIANTS = {
+    "served": "as shipped: what the page, API, Slack and `qa ask` run (`engine.serve()`: QA_SERVE_THREADS torch "
+              "threads), NumPy's OpenBLAS at its default (one thread per core)",
+    "torch_default_threads": "torch and OpenBLAS at their defaults (one thread per core each): an Engine used as a "
+                             "library, and the servers before engine.serve()",
+    "torch_default_blas_one_thread": "torch at its default, OpenBLAS limited to one thread (threadpoolctl)",
+    "served_blas_one_thread": "as served, and OpenBLAS limited to one thread (threadpoolctl)",
+}
+
+
 def worker_measure(args) -> dict:
-    """Warm latencies, questions asked back to back (as on a busy server), in three variants that take turns in
-    blocks of a quarter of the questions (every variant gets each question; all see the same load drift):
-    - `default`: as shipped: torch's intra-op threads (one per core) and NumPy's OpenBLAS pool (one per core);
-    - `blas_one_thread`: the same, OpenBLAS limited to one thread (threadpoolctl) for these calls only;
-    - `one_torch_thread`: torch limited to one thread, OpenBLAS as shipped.
-    At 100k chunks BM25's `idf @ (per_term > 0)` product is large enough for OpenBLAS to use its threads,
-    which keep spinning after it returns; torch's two threads then fight them for the two cores and the
-    next question's encoding goes from ~13 ms to 100 ms or more. Either limit removes that."""
+    """Warm latencies, questions asked back to back (as on a busy server), in the VARIANTS, which take turns in
+    blocks of a quarter of the questions (every variant gets each question; all see the same load drift).
+
+    Why the thread counts matter: at 100k chunks BM25's `idf @ (per_term > 0)` product (qa/retrieval.py) is
+    large enough for OpenBLAS to run it on its threads, which keep spinning for a while after it returns;
+    torch's two threads then fight them for the two cores and the next question's encoding goes from ~13 ms
+    to 100 ms or more (measured here: Chroma's query and get calls alone between two encodings do not do
+    it, `OPENBLAS_NUM_THREADS=1` removes it). One torch thread, or one OpenBLAS thread, avoids it."""
     import torch
 
     from qa.engine import Engine
 
     engine = Engine(settings_for(Path(args.index), args.chroma_url))
     questions = [q["question"] for q in random.Random(0).sample(load_questions(), args.questions + 5)]
+    default_threads = torch.get_num_threads()
+    if hasattr(engine, "serve"):
+        engine.serve()
+    served_threads = torch.get_num_threads()
     started = time.perf_counter()
     engine.ask(questions[0])  # loads the model, BM25, the vector index
     first_answer_s = time.perf_counter() - started
     for q in questions[1:5]:
         engine.ask(q)
-    default_threads = torch.get_num_threads()
     try:
         from threadpoolctl import ThreadpoolController
 
         controller = ThreadpoolController()
         blas_threads = [p["num_threads"] for p in controller.info() if p["user_api"] == "blas"]
-    except ImportError:  # only this variant needs it
+    except ImportError:  # only the OpenBLAS variants need it
         controller, blas_threads = None, []
-    runs = {"default": (default_threads, None), "one_torch_thread": (1, None)}
+    runs = {"served": (served_threads, None), "torch_default_threads": (default_threads, None)}
     if controller is not None:
-        runs["blas_one_thread"] = (default_threads, 1)
+        runs["torch_default_blas_one_thread"] = (default_threads, 1)
+        runs["served_blas_one_thread"] = (served_threads, 1)
     samples = {name: ([], [], {}) for name in runs}
     asked = questions[5:]
     rounds = 4
@@ -455,14 +469,16 @@ def worker_measure(args) -> dict:
                     answer_ms.append((time.perf_counter() - t) * 1000)
                     for stage, ms in answer.timings_ms.items():
                         stages.setdefault(stage, []).append(ms)
-    torch.set_num_threads(default_threads)
+    torch.set_num_threads(served_threads)
     result = {
         "questions": len(questions) - 5,
         "first_answer_cold_seconds": round(first_answer_s, 2),
         "torch_threads_default": default_threads,
+        "torch_threads_served": served_threads,
         "openblas_threads_default": blas_threads[0] if blas_threads else None,
-        **latency_summary(*samples["default"]),
-        **{name: latency_summary(*samples[name]) for name in runs if name != "default"},
+        "variants": {name: VARIANTS[name] for name in runs},
+        **latency_summary(*samples["served"]),
+        **{name: latency_summary(*samples[name]) for name in runs if name != "served"},
         "serving_peak_rss_mib": peak_rss_mib(),
         "load_during_queries": load(),
     }
@@ -555,7 +571,8 @@ def concurrency(index_dir: Path, clients: int, idle_requests: int, new_articles:
                     QA_AUTO_INDEX_EXAMPLES="false")
     env.pop("QA_CHROMA_URL", None)
     questions = [q["question"] for q in random.Random(1).sample(load_questions(), 200)]
-    result: dict = {"clients": clients, "server": "python app.py (uvicorn, JSON API POST /api/ask)"}
+    result: dict = {"clients": clients, "server": "python app.py (uvicorn, JSON API POST /api/ask)",
+                    "server_torch_threads": getattr(settings_for(index_dir), "serve_threads", None)}
     with log_path.open("w") as log:
         server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -662,10 +679,14 @@ def plot(result: dict, path: Path) -> None:
     sizes = [s for s in result["sizes"] if "answer_ms_p50" in s]
     x = [s["chunks"] for s in sizes]
     server = result.get("chroma_server") or {}
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), sharey=True)
-    panels = ((axes[0], lambda s: s, "as shipped (torch and OpenBLAS: one thread per core)"),
-              (axes[1], lambda s: s.get("blas_one_thread", {}), "OpenBLAS limited to one thread"),
-              (axes[2], lambda s: s.get("one_torch_thread", {}), "torch limited to one thread"))
+    fig, grid = plt.subplots(2, 2, figsize=(12, 9), sharey=True)
+    threads = sizes[0].get("torch_threads_served", "?"), sizes[0].get("torch_threads_default", "?")
+    panels = ((grid[0][0], lambda s: s, f"as shipped: engine.serve(), {threads[0]} torch thread(s), OpenBLAS default"),
+              (grid[0][1], lambda s: s.get("torch_default_threads", {}),
+               f"torch and OpenBLAS defaults ({threads[1]} threads each)"),
+              (grid[1][0], lambda s: s.get("served_blas_one_thread", {}), "as shipped + OpenBLAS on one thread"),
+              (grid[1][1], lambda s: s.get("torch_default_blas_one_thread", {}),
+               f"torch default ({threads[1]} threads) + OpenBLAS on one thread"))
     for ax, pick, title in panels:
         for key, label, style in (("answer_ms_p50", "full answer p50", "o-"), ("answer_ms_p95", "full answer p95", "o--"),
                                   ("retrieval_ms_p50", "retrieval p50", "s-"), ("retrieval_ms_p95", "retrieval p95", "s--"),
@@ -701,7 +722,7 @@ def targets(result: dict) -> dict:
     value = big.get("answer_ms_p50") if big else None
     limit = TARGETS["answer_ms_p50_at_100k"]
     out["answer_ms_p50_at_100k"] = {"target": "<= 60 ms", "value": value, "met": None if value is None else value <= limit}
-    for variant in ("blas_one_thread", "one_torch_thread"):
+    for variant in ("torch_default_threads", "served_blas_one_thread", "torch_default_blas_one_thread"):
         other = (big.get(variant) or {}).get("answer_ms_p50") if big else None
         out["answer_ms_p50_at_100k"][f"value_{variant}"] = other
         out["answer_ms_p50_at_100k"][f"met_{variant}"] = None if other is None else other <= limit
