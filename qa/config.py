@@ -72,9 +72,10 @@ class Settings(BaseSettings):
         None, description="Override the calibrated probability below which the bot abstains."
     )
 
-    serve_threads: int = Field(1, description="Torch threads a serving process (page, Slack, qa ask) encodes "
-                               "questions with: one query needs no more, and more fight Chroma's own threads "
-                               "(measured at 100k chunks: 117 ms to encode a question on 2 threads, 16 ms on 1).")
+    serve_threads: int = Field(1, description="Torch and OpenBLAS threads of a serving process (page, Slack, "
+                               "qa ask): one question needs no more, and idle OpenBLAS threads spinning after "
+                               "each BM25 product slowed encoding (100k chunks: answer p50 76 ms with two "
+                               "OpenBLAS threads, 48 ms with one).")
     background_threads: int = Field(1, description="Threads an ingest started by the page may use (leave the "
                                     "other cores to the questions).")
 

@@ -119,10 +119,14 @@ class Engine:
 
     def serve(self) -> None:
         """Set this process up to answer questions: encoding one short question gains nothing from more
-        torch threads, and extra ones compete with Chroma's search threads and the other requests."""
+        torch threads, and OpenBLAS's threads (BM25 term coverage is a matrix product) keep spinning after
+        each product and slow the next question's encoding; requests run side by side in threads instead."""
         import torch
+        from threadpoolctl import threadpool_limits
 
-        torch.set_num_threads(max(1, self.settings.serve_threads))
+        threads = max(1, self.settings.serve_threads)
+        torch.set_num_threads(threads)
+        threadpool_limits(limits=threads, user_api="blas")
 
     def ensure_examples(self, progress: bool = True) -> IngestReport | None:
         """On a fresh install, index the sample articles so the first question has something to read."""

@@ -143,6 +143,12 @@ class VectorIndex:
     def invalidate(self) -> None:
         self._count = None
 
+    def warm_up(self) -> None:
+        """Make Chroma load its vector index now (a one-result query), so the first question does not."""
+        if self.count():
+            dimension = len(self.collection.get(limit=1, include=["embeddings"])["embeddings"][0])
+            self.query(np.zeros(dimension, dtype=np.float32) + 1.0 / np.sqrt(dimension), 1)
+
     def count(self) -> int:
         # Asked on every query; reset whenever this process writes or sees another process's commit.
         if self._count is None:
@@ -453,8 +459,8 @@ class Store:
         view = self._view
         if view is not None and view.key == key and time.monotonic() - view.checked < self.HEALTH_INTERVAL:
             return view
-        if not self._view_lock.acquire(blocking=view is None or view.key != key):
-            return view
+        if not self._view_lock.acquire(blocking=view is None):
+            return view  # another thread is reloading: answer from the previous commit meanwhile
         try:
             view = self._view
             key = stat_key(self.settings.index_dir)
@@ -505,6 +511,7 @@ class Store:
             return
         old = self._vectors
         fresh = VectorIndex(self.settings, self.encoder)
+        fresh.warm_up()  # load its vector index here, not in the next question's thread
         with self._init_lock:
             self._vectors = fresh
         self._vectors_version = stamp.version
