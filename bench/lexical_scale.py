@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa.lexical import LexicalIndex, tokenize  # noqa: E402
+from qa.store.lexical import LexicalIndex, tokenize  # noqa: E402
 
 SYLLABLES = [c + v for c in "bcdfghklmnprstvz" for v in "aeiou"]
 

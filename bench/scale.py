@@ -144,7 +144,7 @@ def run_worker(step: str, **options) -> dict:
 def base_key() -> str:
     """Changes with what the base set depends on: the data, the model, the chunk size, the catalog schema.
     (Not with every edit of the chunker: the base set stands for real chunks and vectors; it measures cost.)"""
-    from qa.catalog import SCHEMA_VERSION
+    from qa.store.catalog import SCHEMA_VERSION
     from qa.config import Settings
 
     settings = Settings()
@@ -330,7 +330,7 @@ class Split:
 
 
 def add_one_article(engine, directory: Path, label: str, k: int, cold: bool = False) -> dict:
-    from qa.lexical import LexicalIndex
+    from qa.store.lexical import LexicalIndex
     from qa.store import VectorIndex
 
     path = new_article_file(directory, label, k)

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 
 from qa.abstention import AbstentionFeatures, AbstentionModel
-from qa.lexical import LexicalIndex, QuestionTerms, sentence_terms, tokenize
+from qa.store.lexical import LexicalIndex, QuestionTerms, sentence_terms, tokenize
 from qa.schema import Passage
 
 # A sentence opening with one of these leans on the previous sentence for its subject.

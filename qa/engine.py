@@ -152,14 +152,14 @@ class Engine:
             return True
 
     def check(self, deep: bool = True, progress: bool = False):
-        """Verify that catalog, vector store and BM25 agree (see qa.check)."""
-        from qa.check import check_index
+        """Verify that catalog, vector store and BM25 agree (see qa.store.check)."""
+        from qa.store.check import check_index
 
         return check_index(self.store, deep=deep, progress=progress)
 
     def repair(self, wait: bool = True, progress: bool = False, on_wait: Callable[[str], None] | None = None):
-        """Mend what `check` finds (see qa.check), under the writer lock."""
-        from qa.check import repair_index
+        """Mend what `check` finds (see qa.store.check), under the writer lock."""
+        from qa.store.check import repair_index
 
         return repair_index(self.store, wait=wait, progress=progress, on_wait=on_wait)
 

@@ -1,6 +1,6 @@
 """Ingestion: files → articles → chunks → catalog + vectors + BM25. Incremental, one writer at a time, safe
 to interrupt at any moment (the next run finishes what was left), bounded memory (files are streamed
-through groups of chunks), and committed atomically for readers (qa.stamp)."""
+through groups of chunks), and committed atomically for readers (qa.store.stamp)."""
 from __future__ import annotations
 
 import re
@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Iterator
 from tqdm import tqdm
 
 from qa.articles import SUPPORTED_EXTENSIONS, ArticleError, discover, load_file
-from qa.catalog import SourceState
+from qa.store.catalog import SourceState
 from qa.chunking import Chunker
 from qa.schema import Article, Chunk
 from qa.store import Store

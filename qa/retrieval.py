@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from qa.config import Fusion
 from qa.embedding import Encoder
 from qa.errors import InputError
-from qa.lexical import QuestionTerms, sentence_terms, tokenize
+from qa.store.lexical import QuestionTerms, sentence_terms, tokenize
 from qa.schema import Chunk, Filters, Passage, Section, chunk_id_of_sentence
 from qa.store import Store
 

@@ -10,7 +10,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from enum import Enum
 
-from qa.lexical import STOPWORDS, tokenize
+from qa.store.lexical import STOPWORDS, tokenize
 
 
 class AnswerType(str, Enum):

@@ -10,8 +10,8 @@ import bm25s
 import numpy as np
 import pytest
 
-from qa import lexical
-from qa.lexical import LexicalIndex, LexicalIndexError, tokenize
+from qa.store import lexical
+from qa.store.lexical import LexicalIndex, LexicalIndexError, tokenize
 
 WORDS = ("apple banana cherry delta echo falcon garden harbor island jungle kettle lemon mango nectar orbit "
          "pepper quartz river saddle timber umbrella violet walnut xenon yellow zephyr anchor beacon canyon "

@@ -257,11 +257,11 @@ KILLER = textwrap.dedent("""
 """)
 
 KILL_POINTS = {
-    "after-rows-before-vectors": dict(module="store", owner="Store", name="add_vectors", nth=1, after=False),
-    "between-vector-groups": dict(module="store", owner="Store", name="add_vectors", nth=2, after=True),
-    "during-bm25-save": dict(module="lexical", owner="", name="_store", nth=1, after=True),
-    "after-bm25-before-commit": dict(module="store", owner="", name="write_stamp", nth=1, after=False),
-    "during-garbage-collection": dict(module="catalog", owner="Catalog", name="delete_articles", nth=1, after=False),
+    "after-rows-before-vectors": dict(module="store.index", owner="Store", name="add_vectors", nth=1, after=False),
+    "between-vector-groups": dict(module="store.index", owner="Store", name="add_vectors", nth=2, after=True),
+    "during-bm25-save": dict(module="store.lexical", owner="", name="_store", nth=1, after=True),
+    "after-bm25-before-commit": dict(module="store.index", owner="", name="write_stamp", nth=1, after=False),
+    "during-garbage-collection": dict(module="store.catalog", owner="Catalog", name="delete_articles", nth=1, after=False),
 }
 
 

@@ -34,7 +34,7 @@ def test_paraphrase_with_no_shared_word_is_found_by_the_dense_side(engine, tmp_p
         (folder / name).write_text(text)
     engine.ingest([folder], progress=False)
     query = "automobile manufacturer withdraws vehicles over safety defect"
-    from qa.lexical import tokenize
+    from qa.store.lexical import tokenize
 
     assert not set(tokenize(query)) & set(tokenize(stories["recall.txt"]))  # BM25 alone has nothing to go on
     assert "faulty brakes" in engine.retriever.retrieve(query)[0].chunk.text

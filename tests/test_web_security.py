@@ -20,7 +20,7 @@ import pytest
 
 from conftest import EXAMPLES
 from helpers import serve_in_thread, start_app, stop
-from qa.catalog import ArticleSummary
+from qa.store.catalog import ArticleSummary
 from qa.config import Settings
 from qa.errors import IndexBusyError, IndexDamagedError, InputError, VectorStoreUnavailable
 from qa.ingest import IngestReport

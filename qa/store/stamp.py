@@ -22,7 +22,7 @@ class Stamp:
     articles: int
     chunks: int
     vectors: int  # sentence vectors the vector store holds
-    bm25: dict = field(default_factory=dict)  # the BM25 manifest (qa.lexical)
+    bm25: dict = field(default_factory=dict)  # the BM25 manifest (qa.store.lexical)
     writer: str = ""  # "pid@host:token" of the committing process
     written: float = 0.0
     format: int = FORMAT

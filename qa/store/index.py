@@ -15,15 +15,15 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from qa.catalog import Catalog
+from qa.store.catalog import Catalog
 from qa.chunking import embedding_input, embedding_prefix
 from qa.config import Settings
 from qa.embedding import Encoder, get_encoder
 from qa.errors import IndexDamagedError, QAError, VectorStoreUnavailable
-from qa.lexical import LexicalIndex, LexicalIndexError
-from qa.lock import current_holder, writer_lock
+from qa.store.lexical import LexicalIndex, LexicalIndexError
+from qa.store.lock import current_holder, writer_lock
 from qa.schema import Chunk
-from qa.stamp import Stamp, StampError, read_stamp, stat_key, write_stamp
+from qa.store.stamp import Stamp, StampError, read_stamp, stat_key, write_stamp
 
 log = logging.getLogger(__name__)
 
@@ -308,7 +308,7 @@ class Store:
     @contextmanager
     def writing(self, wait: bool = True, on_wait: Callable[[str], None] | None = None,
                 purpose: str | None = None) -> Iterator[None]:
-        """The index's writer lock (see qa.lock): every change happens inside it, then `commit()`."""
+        """The index's writer lock (see qa.store.lock): every change happens inside it, then `commit()`."""
         with writer_lock(self.settings.index_dir, wait=wait, purpose=purpose, on_wait=on_wait):
             yield
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Callable
 
 from qa.errors import QAError
-from qa.lexical import LexicalIndex, LexicalIndexError
-from qa.stamp import StampError, read_stamp
-from qa.store import Store
+from qa.store.lexical import LexicalIndex, LexicalIndexError
+from qa.store.stamp import StampError, read_stamp
+from qa.store.index import Store
 
 
 class Problem(str, Enum):
