@@ -243,6 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except QAError as exc:  # a bad argument, a busy or damaged index, a Chroma server that is down
         _say(f"error: {exc}")
         return exc.exit_code
+    except BrokenPipeError:  # `qa ask ... | head`: the reader left; nothing more to say
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         _say("interrupted; the index keeps its last commit (run the same command again to finish)")
         return 130
