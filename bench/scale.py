@@ -104,6 +104,16 @@ def disk_usage(index_dir: Path) -> dict:
     return sizes
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate a server the bench started, killing it if it lingers."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -621,12 +631,7 @@ def concurrency(index_dir: Path, clients: int, idle_requests: int, new_articles:
         idle_p95, during_p95 = result["idle"]["p95_ms"], during["p95_ms"]
         result["p95_during_vs_idle"] = round(during_p95 / idle_p95, 2) if idle_p95 and during_p95 else None
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
     return result
 
 
@@ -657,12 +662,7 @@ def chroma_server_run(size: int, questions: int) -> dict:
                 **build, **measured, "disk_mib": {**disk_usage(index_dir), "chroma_server_path": du_mib(path)},
                 "chroma_server_peak_rss_mib": process_peak_rss_mib(server.pid)}
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
         shutil.rmtree(path, ignore_errors=True)
         shutil.rmtree(WORK_DIR / f"index-{size}-chroma-server", ignore_errors=True)
 
