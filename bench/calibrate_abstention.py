@@ -35,7 +35,7 @@ def main() -> None:
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import cross_val_predict
 
-    from qa.abstention import AbstentionFeatures, AbstentionModel
+    from qa.answer.abstention import AbstentionFeatures, AbstentionModel
 
     indexed = [a["id"] for a in load_articles() if a["id"] not in CALIBRATION_HELDOUT]
     engine, _ = engine_for(indexed, "calibration", progress=True)

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from qa import citations, short_answer
+from qa.answer import citations, short_answer
 from qa.config import Settings, get_settings
 from qa.ingest import Ingestor, IngestReport
 from qa.schema import Answer, Filters
@@ -16,7 +16,7 @@ from qa.store import Store
 if TYPE_CHECKING:  # imported lazily: `qa ingest` of unchanged files should not pay for LangChain
     from langchain_core.runnables import Runnable
 
-    from qa.answering import ExtractiveAnswerer
+    from qa.answer.extractive import ExtractiveAnswerer
     from qa.retrieval import HybridRetriever
 
 
@@ -71,8 +71,8 @@ class Engine:
 
     @property
     def answerer(self) -> ExtractiveAnswerer:
-        from qa.abstention import AbstentionModel
-        from qa.answering import ExtractiveAnswerer
+        from qa.answer.abstention import AbstentionModel
+        from qa.answer.extractive import ExtractiveAnswerer
 
         with self._lock:
             if self._answerer is None:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from qa import citations as citation_check
+from qa.answer import citations as citation_check
 from qa.gold import AnswerMode, GoldQuestion, GoldSet
 from qa.schema import Answer
 

@@ -3,7 +3,7 @@ import json
 
 from langchain_core.runnables import Runnable
 
-from qa import citations
+from qa.answer import citations
 from qa.schema import Answer
 
 

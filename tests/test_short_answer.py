@@ -1,6 +1,6 @@
 import pytest
 
-from qa.short_answer import AnswerType, answer_type, extract
+from qa.answer.short_answer import AnswerType, answer_type, extract
 
 NORMANS = "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, a region in France."
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.abstention import AbstentionFeatures, AbstentionModel
+from qa.answer.abstention import AbstentionFeatures, AbstentionModel
 from qa.store.lexical import LexicalIndex, QuestionTerms, sentence_terms, tokenize
 from qa.schema import Passage
 

@@ -9,7 +9,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-MODEL_PATH = Path(__file__).parent / "data" / "abstention.json"
+MODEL_PATH = Path(__file__).parent.parent / "data" / "abstention.json"
 
 
 @dataclass(frozen=True)
