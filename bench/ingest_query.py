@@ -76,7 +76,7 @@ def main() -> None:
     assert again.chunks_embedded == 0
     env = dict(os.environ, QA_INDEX_DIR=str(settings.index_dir), QA_AUTO_INDEX_EXAMPLES="false")
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "qa.cli", "ingest", "-q", str(corpus)], env=env, cwd=ROOT, check=True,
+    subprocess.run([sys.executable, "-m", "qa.faces.cli", "ingest", "-q", str(corpus)], env=env, cwd=ROOT, check=True,
                    capture_output=True)
     cli_reingest_seconds = time.perf_counter() - started
 

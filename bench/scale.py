@@ -390,11 +390,11 @@ def worker_add(args) -> dict:
 
 
 def cli_add(index_dir: Path) -> dict:
-    """`python -m qa.cli ingest --json` of one new article: the whole command, interpreter start to exit."""
+    """`python -m qa.faces.cli ingest --json` of one new article: the whole command, interpreter start to exit."""
     path = new_article_file(WORK_DIR / "new-articles", f"{index_dir.name}-cli", 0)
     env = child_env(QA_INDEX_DIR=str(index_dir), QA_AUTO_INDEX_EXAMPLES="false")
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "qa.cli", "ingest", "--json", str(path)], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "qa.faces.cli", "ingest", "--json", str(path)], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     try:
@@ -596,7 +596,7 @@ def concurrency(index_dir: Path, clients: int, idle_requests: int, new_articles:
                  for k in range(new_articles)]
         ingest_env = {k: v for k, v in env.items() if k != "QA_PORT"}
         started = time.perf_counter()
-        ingest = subprocess.Popen([sys.executable, "-m", "qa.cli", "ingest", "--json", *map(str, files)],
+        ingest = subprocess.Popen([sys.executable, "-m", "qa.faces.cli", "ingest", "--json", *map(str, files)],
                                   cwd=ROOT, env=ingest_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         ended: list[float] = []
         tail = 3.0  # keep asking a little after the commit: the server reloads its view on the next question
@@ -617,7 +617,7 @@ def concurrency(index_dir: Path, clients: int, idle_requests: int, new_articles:
         except (ValueError, IndexError):
             report = {"stdout": out[-500:], "stderr": err[-1000:]}
         result["ingest_process"] = {
-            "command": f"python -m qa.cli ingest --json <{new_articles} new articles>",
+            "command": f"python -m qa.faces.cli ingest --json <{new_articles} new articles>",
             "exit_code": ingest.returncode,
             "wall_seconds": round((ended[0] if ended else time.perf_counter()) - started, 2),
             "chunks_embedded": report.get("chunks_embedded"), "version": report.get("version"),

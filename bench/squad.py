@@ -30,7 +30,7 @@ def run_qa_eval(sample: list[dict], name: str, articles: Path, index: Path) -> d
     questions = CACHE_DIR / f"{name}.questions.jsonl"
     questions.write_text("".join(json.dumps(q) + "\n" for q in sample))
     out = CACHE_DIR / f"{name}-report"
-    command = [sys.executable, "-m", "qa.cli", "eval", str(questions), "--articles", str(articles),
+    command = [sys.executable, "-m", "qa.faces.cli", "eval", str(questions), "--articles", str(articles),
                "--index", str(index), "--k", "10", "--out", str(out), "-q"]
     subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
                    env=dict(os.environ, QA_AUTO_INDEX_EXAMPLES="false"))

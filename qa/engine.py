@@ -107,7 +107,7 @@ class Engine:
         env = dict(os.environ, **self.settings.as_environment())
         env.setdefault("OMP_NUM_THREADS", str(self.settings.background_threads))
         env.setdefault("MKL_NUM_THREADS", str(self.settings.background_threads))
-        command = [sys.executable, "-m", "qa.cli", "ingest", "--json", "--quiet", *map(str, paths)]
+        command = [sys.executable, "-m", "qa.faces.cli", "ingest", "--json", "--quiet", *map(str, paths)]
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
         try:
             return IngestReport.from_dict(json.loads(done.stdout.strip().splitlines()[-1]))

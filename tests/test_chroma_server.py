@@ -24,7 +24,7 @@ def chroma(tmp_path: Path):
 
 def run_qa(index: Path, url: str, *args) -> subprocess.CompletedProcess:
     env = dict(os.environ, QA_INDEX_DIR=str(index), QA_CHROMA_URL=url, QA_AUTO_INDEX_EXAMPLES="false")
-    return subprocess.run([sys.executable, "-m", "qa.cli", *args], env=env, cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "qa.faces.cli", *args], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=600)
 
 
@@ -60,7 +60,7 @@ def test_a_chroma_server_that_is_down_gets_one_clear_line(chroma, tmp_path: Path
 
     from fastapi.testclient import TestClient
 
-    from qa.web import build_api
+    from qa.faces.web import build_api
 
     api = TestClient(build_api(engine), raise_server_exceptions=False)
     response = api.post("/api/ask", json={"question": "What did the council of Arlen do?"})

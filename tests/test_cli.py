@@ -15,7 +15,7 @@ from qa.engine import Engine
 def run_qa(args, index_dir: Path, stdin: str | None = None, **env_extra):
     env = dict(os.environ, QA_INDEX_DIR=str(index_dir), **env_extra)
     return subprocess.run(
-        [sys.executable, "-m", "qa.cli", *args], env=env, cwd=ROOT, input=stdin, capture_output=True, text=True,
+        [sys.executable, "-m", "qa.faces.cli", *args], env=env, cwd=ROOT, input=stdin, capture_output=True, text=True,
         timeout=600,
     )
 
@@ -127,10 +127,10 @@ def test_bad_arguments_get_one_line_and_exit_status_2(tmp_path: Path, args, fiel
 
 def test_undecodable_question_bytes_are_refused(tmp_path: Path):
     env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"), QA_AUTO_INDEX_EXAMPLES="false")
-    argv = subprocess.run([sys.executable.encode(), b"-m", b"qa.cli", b"ask", b"What \xff\xfe?"], env=env, cwd=ROOT,
+    argv = subprocess.run([sys.executable.encode(), b"-m", b"qa.faces.cli", b"ask", b"What \xff\xfe?"], env=env, cwd=ROOT,
                           capture_output=True, timeout=300)
     assert argv.returncode == 2 and b"unpaired surrogate" in argv.stderr and b"Traceback" not in argv.stderr
-    lines = subprocess.run([sys.executable, "-m", "qa.cli", "ask", "-"], env=env, cwd=ROOT, capture_output=True,
+    lines = subprocess.run([sys.executable, "-m", "qa.faces.cli", "ask", "-"], env=env, cwd=ROOT, capture_output=True,
                            input=b"What \xff?\n   \nWhat did the council decide?\n", timeout=300)
     assert lines.returncode == 2 and b"Traceback" not in lines.stderr, lines.stderr
     out = [json.loads(line) for line in lines.stdout.splitlines()]

@@ -85,7 +85,7 @@ def test_summary_metrics_on_known_rows():
 def _run_eval(tmp_path: Path, *extra: str):
     env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"), QA_AUTO_INDEX_EXAMPLES="false")
     return subprocess.run(
-        [sys.executable, "-m", "qa.cli", "eval", str(ROOT / "examples" / "gold.jsonl"), "--articles", str(EXAMPLES),
+        [sys.executable, "-m", "qa.faces.cli", "eval", str(ROOT / "examples" / "gold.jsonl"), "--articles", str(EXAMPLES),
          "--out", str(tmp_path / "out"), "-q", *extra],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=900,
     )

@@ -145,7 +145,7 @@ def test_killed_process_then_rerun_leaves_no_duplicate_or_orphan(tmp_path: Path)
         (corpus / f"article_{i:02d}.txt").write_text(f"Title: Fair report {i}\n\n{sentences}\n")
     env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"), QA_INGEST_GROUP_CHUNKS="4",
                QA_AUTO_INDEX_EXAMPLES="false")
-    command = [sys.executable, "-m", "qa.cli", "ingest", "-q", str(corpus)]
+    command = [sys.executable, "-m", "qa.faces.cli", "ingest", "-q", str(corpus)]
     proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     engine = Engine(make_settings(tmp_path / "index"))
     deadline = time.time() + 240

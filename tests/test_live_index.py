@@ -43,7 +43,7 @@ def env_for(index: Path, **extra) -> dict:
 
 
 def qa(index: Path, *args, timeout=600, **extra) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "qa.cli", *args], env=env_for(index, **extra), cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "qa.faces.cli", *args], env=env_for(index, **extra), cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -66,7 +66,7 @@ def test_two_concurrent_ingests_take_turns_and_every_question_answers(tmp_path: 
     index = tmp_path / "index"
     first = corpus(tmp_path / "first", TOWNS[:4])
     second = corpus(tmp_path / "second", TOWNS[4:])
-    a = subprocess.Popen([sys.executable, "-m", "qa.cli", "ingest", "-q", str(first)], env=env_for(index),
+    a = subprocess.Popen([sys.executable, "-m", "qa.faces.cli", "ingest", "-q", str(first)], env=env_for(index),
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_writer(index, a)
     busy = qa(index, "ingest", "-q", "--no-wait", str(second))
@@ -86,7 +86,7 @@ def test_two_concurrent_ingests_take_turns_and_every_question_answers(tmp_path: 
 def test_the_same_file_twice_at_once(tmp_path: Path):
     index = tmp_path / "index"
     folder = corpus(tmp_path / "c", TOWNS[:2])
-    procs = [subprocess.Popen([sys.executable, "-m", "qa.cli", "ingest", "-q", str(folder)], env=env_for(index),
+    procs = [subprocess.Popen([sys.executable, "-m", "qa.faces.cli", "ingest", "-q", str(folder)], env=env_for(index),
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [p.communicate(timeout=600) + (p.returncode,) for p in procs]
     for _, err, code in results:
@@ -101,7 +101,7 @@ def test_a_reader_keeps_answering_while_another_process_ingests_then_sees_it(tmp
     reader.ingest([base], progress=False)
     assert answers_about(reader, TOWNS[0])
     new = corpus(tmp_path / "new", TOWNS[2:5])
-    writer = subprocess.Popen([sys.executable, "-m", "qa.cli", "ingest", "-q", str(new)], env=env_for(index),
+    writer = subprocess.Popen([sys.executable, "-m", "qa.faces.cli", "ingest", "-q", str(new)], env=env_for(index),
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_writer(index, writer)
     asked, errors = 0, []
@@ -122,7 +122,7 @@ def test_a_reader_keeps_answering_while_another_process_ingests_then_sees_it(tmp
 def test_in_process_writers_take_turns_and_no_wait_names_the_holder(engine: Engine, tmp_path: Path):
     folder = corpus(tmp_path / "c", TOWNS[:1])
     with engine.store.writing(purpose="a test holding the lock"):
-        holder = subprocess.run([sys.executable, "-m", "qa.cli", "ingest", "--no-wait", "-q", str(folder)],
+        holder = subprocess.run([sys.executable, "-m", "qa.faces.cli", "ingest", "--no-wait", "-q", str(folder)],
                                 env=env_for(engine.settings.index_dir), cwd=ROOT, capture_output=True, text=True)
         assert holder.returncode == 3 and "a test holding the lock" in holder.stderr
         errors = []
@@ -252,7 +252,7 @@ KILLER = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)
         return real(*args, **kwargs)
     setattr(owner, "{name}", dying)
-    from qa.cli import main
+    from qa.faces.cli import main
     sys.exit(main(sys.argv[1:]))
 """)
 

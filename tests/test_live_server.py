@@ -128,7 +128,7 @@ def test_server_keeps_answering_while_another_process_ingests_then_answers_about
     before = commit_version(server.index)
     out = open(server.tmp / "ingest-1.log", "w")
     env = dict(os.environ, QA_INDEX_DIR=str(server.index), QA_AUTO_INDEX_EXAMPLES="false")
-    writer = subprocess.Popen([sys.executable, "-m", "qa.cli", "ingest", "-q", *map(str, new)], cwd=ROOT, env=env,
+    writer = subprocess.Popen([sys.executable, "-m", "qa.faces.cli", "ingest", "-q", *map(str, new)], cwd=ROOT, env=env,
                               stdout=out, stderr=subprocess.STDOUT)
     asked: list[tuple[str, int, float, int]] = []  # (town, status, seconds, commit version after the answer)
     problems: list[str] = []

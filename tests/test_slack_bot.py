@@ -20,7 +20,7 @@ from fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack
 from qa.errors import IndexBusyError, IndexDamagedError, InputError, VectorStoreUnavailable
 from qa.feedback import FeedbackStore, Rating
 from qa.schema import Answer, Citation
-from qa.slack_bot import answer_blocks, build_slack_app, events_api
+from qa.faces.slack_bot import answer_blocks, build_slack_app, events_api
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-test-token-never-logged"
@@ -35,7 +35,7 @@ def bot(tmp_path_factory):
     env = dict(os.environ, QA_INDEX_DIR=str(tmp_path / "index"), SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET,
                SLACK_API_URL=fake.url + "/api/")
     log = tmp_path / "bot.log"
-    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "slack", "--http", "--port", str(port)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "qa.faces.cli", "slack", "--http", "--port", str(port)], cwd=ROOT,
                             env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/slack/events"
     wait_until_up(proc, url, log, timeout=120, what="qa slack --http", data=b"{}")  # a 401 (unsigned) is up

@@ -25,7 +25,7 @@ from qa.config import Settings
 from qa.errors import IndexBusyError, IndexDamagedError, InputError, VectorStoreUnavailable
 from qa.ingest import IngestReport
 from qa.schema import Answer
-from qa.web import ErrorOut, build_api, build_app, build_blocks, login_matches
+from qa.faces.web import ErrorOut, build_api, build_app, build_blocks, login_matches
 
 FILE_META = {"_type": "gradio.FileData"}
 SECRET_TEXT = "The vault code of the Harbor Bank is 4417-ZULU, said the night guard."
@@ -209,7 +209,7 @@ def test_made_up_server_path_is_refused_unread(fresh, remote_client):
 
 def test_a_server_path_in_the_chat_history_is_refused_unread(fresh):
     # Any component's value may carry a file: the chat history, too. Gradio would copy it into its cache and
-    # serve it back at /gradio_api/file=…, had the page not marked itself launched (see qa.web.build_app).
+    # serve it back at /gradio_api/file=…, had the page not marked itself launched (see qa.faces.web.build_app).
     secret = plant_secret(fresh.tmp)
     history = [{"role": "user", "content": [{"type": "file", "file": {"path": str(secret), "meta": FILE_META}}]}]
     status, stream = call_raw(fresh.url, "chat", {"data": ["Who?", history, 5, "", "", [], None]})

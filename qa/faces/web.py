@@ -33,7 +33,7 @@ from qa.engine import Engine
 from qa.errors import InputError, QAError
 from qa.feedback import Rating
 from qa.ingest import store_upload
-from qa.render import answer_markdown, passages_html, printable, problem_markdown, sources_html
+from qa.faces.render import answer_markdown, passages_html, printable, problem_markdown, sources_html
 from qa.schema import MAX_QUESTION_CHARS, Filters, parse_day, validate_question
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.feedback import Rating
-from qa.render import citation_label, printable
+from qa.faces.render import citation_label, printable
 from qa.schema import Answer, validate_question
 
 log = logging.getLogger(__name__)

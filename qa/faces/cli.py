@@ -89,7 +89,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     print(terminal_safe(answer.text))
     if answer.citations:
         print("\nSources:")
-        from qa.render import citation_label
+        from qa.faces.render import citation_label
 
         for c in answer.citations:
             label = citation_label(c)
@@ -143,14 +143,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from qa.web import main as serve
+    from qa.faces.web import main as serve
 
     serve(port=args.port)
     return 0
 
 
 def cmd_slack(args: argparse.Namespace) -> int:
-    from qa.slack_bot import run
+    from qa.faces.slack_bot import run
 
     run(http=args.http, port=args.port)
     return 0
