@@ -417,7 +417,7 @@ def latency_summary(retrieval_ms: list[float], answer_ms: list[float], stages: d
 
 VARIANTS = {
     "served": "as shipped: what the page, API, Slack and `qa ask` run (`engine.serve()`: QA_SERVE_THREADS torch "
-              "threads), NumPy's OpenBLAS at its default (one thread per core)",
+              "and OpenBLAS threads)",
     "torch_default_threads": "torch and OpenBLAS at their defaults (one thread per core each): an Engine used as a "
                              "library, and the servers before engine.serve()",
     "torch_default_blas_one_thread": "torch at its default, OpenBLAS limited to one thread (threadpoolctl)",
@@ -441,8 +441,11 @@ def worker_measure(args) -> dict:
     engine = Engine(settings_for(Path(args.index), args.chroma_url))
     questions = [q["question"] for q in random.Random(0).sample(load_questions(), args.questions + 5)]
     default_threads = torch.get_num_threads()
+    from threadpoolctl import threadpool_info
+
+    default_blas = max([p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] or [1])
     if hasattr(engine, "serve"):
-        engine.serve()
+        engine.serve()  # limits torch and OpenBLAS for the whole process: the variants below set both
     served_threads = torch.get_num_threads()
     started = time.perf_counter()
     engine.ask(questions[0])  # loads the model, BM25, the vector index
@@ -456,7 +459,7 @@ def worker_measure(args) -> dict:
         blas_threads = [p["num_threads"] for p in controller.info() if p["user_api"] == "blas"]
     except ImportError:  # only the OpenBLAS variants need it
         controller, blas_threads = None, []
-    runs = {"served": (served_threads, None), "torch_default_threads": (default_threads, None)}
+    runs = {"served": (served_threads, None), "torch_default_threads": (default_threads, default_blas)}
     if controller is not None:
         runs["torch_default_blas_one_thread"] = (default_threads, 1)
         runs["served_blas_one_thread"] = (served_threads, 1)
@@ -485,7 +488,7 @@ def worker_measure(args) -> dict:
         "first_answer_cold_seconds": round(first_answer_s, 2),
         "torch_threads_default": default_threads,
         "torch_threads_served": served_threads,
-        "openblas_threads_default": blas_threads[0] if blas_threads else None,
+        "openblas_threads_default": default_blas,
         "variants": {name: VARIANTS[name] for name in runs},
         **latency_summary(*samples["served"]),
         **{name: latency_summary(*samples[name]) for name in runs if name != "served"},
@@ -681,7 +684,7 @@ def plot(result: dict, path: Path) -> None:
     server = result.get("chroma_server") or {}
     fig, grid = plt.subplots(2, 2, figsize=(12, 9), sharey=True)
     threads = sizes[0].get("torch_threads_served", "?"), sizes[0].get("torch_threads_default", "?")
-    panels = ((grid[0][0], lambda s: s, f"as shipped: engine.serve(), {threads[0]} torch thread(s), OpenBLAS default"),
+    panels = ((grid[0][0], lambda s: s, f"as shipped: engine.serve(), {threads[0]} torch and OpenBLAS thread(s)"),
               (grid[0][1], lambda s: s.get("torch_default_threads", {}),
                f"torch and OpenBLAS defaults ({threads[1]} threads each)"),
               (grid[1][0], lambda s: s.get("served_blas_one_thread", {}), "as shipped + OpenBLAS on one thread"),
