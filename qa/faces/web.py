@@ -233,10 +233,6 @@ class ErrorOut(BaseModel):
     field: str | None = Field(None, description="The request field at fault, for invalid_input.")
 
 
-def _error_kind(error: QAError) -> str:
-    return error.kind
-
-
 def _error_response(status_code: int, kind: str, message: str, field: str | None = None,
                     headers: dict | None = None) -> JSONResponse:
     body = ErrorOut(error=kind, message=printable(message, 4000), field=field)
@@ -402,7 +398,7 @@ def build_api(engine: Engine) -> FastAPI:
 
     @api.exception_handler(QAError)
     async def qa_error(request: Request, exc: QAError) -> JSONResponse:
-        return _error_response(exc.http_status, _error_kind(exc), str(exc), getattr(exc, "field", None))
+        return _error_response(exc.http_status, exc.kind, str(exc), getattr(exc, "field", None))
 
     @api.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
