@@ -43,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from qa.chunking import Chunker, embedding_input
-    from qa.articles import load_file
+    from qa.sources.articles import load_file
     from qa.config import Settings
     from qa.engine import Engine
 

@@ -112,7 +112,7 @@ class Engine:
         try:
             return IngestReport.from_dict(json.loads(done.stdout.strip().splitlines()[-1]))
         except (ValueError, IndexError, KeyError, TypeError):
-            from qa.articles import ArticleError
+            from qa.sources.articles import ArticleError
 
             tail = (done.stderr or done.stdout or "").strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
             return IngestReport(errors=[ArticleError("ingest", f"the ingest process failed: {tail[0]}")])

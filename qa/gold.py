@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from qa.articles import jsonl_objects
+from qa.sources.articles import jsonl_objects
 
 
 class AnswerMode(str, Enum):

@@ -11,7 +11,7 @@ from typing import Callable, Iterable, Iterator
 
 from tqdm import tqdm
 
-from qa.articles import SUPPORTED_EXTENSIONS, ArticleError, discover, load_file
+from qa.sources.articles import SUPPORTED_EXTENSIONS, ArticleError, discover, load_file
 from qa.store.catalog import SourceState
 from qa.chunking import Chunker
 from qa.schema import Article, Chunk
@@ -156,7 +156,7 @@ class Ingestor:
         return report
 
     def _ingest_file(self, path: Path, pending: _Pending, report: IngestReport) -> None:
-        from qa.articles import file_sha256
+        from qa.sources.articles import file_sha256
 
         key = str(path)
         try:
@@ -206,7 +206,7 @@ class Ingestor:
     @staticmethod
     def _articles(path: Path) -> Iterator[Article | ArticleError]:
         if path.suffix.lower() == ".jsonl":
-            from qa.articles import iter_jsonl_articles
+            from qa.sources.articles import iter_jsonl_articles
 
             yield from iter_jsonl_articles(path)
             return

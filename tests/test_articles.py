@@ -4,7 +4,7 @@ import pytest
 
 from conftest import EXAMPLES
 from helpers import ATOM, RSS, minimal_pdf
-from qa.articles import ArticleError, discover, load_file, normalize_date, parse_plain_text
+from qa.sources.articles import ArticleError, discover, load_file, normalize_date, parse_plain_text
 from qa.schema import Article
 
 
@@ -170,8 +170,8 @@ import io  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 
-import qa.articles as articles  # noqa: E402
-from qa.articles import date_problem, file_sha256, iter_jsonl_articles  # noqa: E402
+import qa.sources.articles as articles  # noqa: E402
+from qa.sources.articles import date_problem, file_sha256, iter_jsonl_articles  # noqa: E402
 
 
 def _jsonl(path: Path, *lines: str | bytes) -> Path:

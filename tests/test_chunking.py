@@ -1,7 +1,7 @@
 import pytest
 
 from conftest import EXAMPLES
-from qa.articles import load_file
+from qa.sources.articles import load_file
 from qa.chunking import Chunker, embedding_prefix, split_sentences
 from qa.config import Settings
 from qa.embedding import get_encoder

@@ -171,7 +171,7 @@ def test_killed_process_then_rerun_leaves_no_duplicate_or_orphan(tmp_path: Path)
 
 
 def test_uploads_cannot_write_outside_the_uploads_folder(tmp_path: Path):
-    from qa.articles import ArticleError
+    from qa.sources.articles import ArticleError
     from qa.ingest import store_upload
 
     uploads = tmp_path / "index" / "uploads"

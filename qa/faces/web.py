@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.articles import ArticleError
+from qa.sources.articles import ArticleError
 from qa.engine import Engine
 from qa.errors import InputError, QAError
 from qa.feedback import Rating

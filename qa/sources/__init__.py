@@ -1,0 +1,1 @@
+"""Sources: article files, pages and feeds fetched over HTTP, syndicated copies."""
