@@ -67,6 +67,7 @@ class Article:
     author: str | None = None
     caption: str | None = None  # photo caption / credit line, searchable and citable
     external_id: str | None = None  # the id the source gave it (JSONL `id`, feed guid)
+    site: str | None = None  # the publisher, as the page names itself (og:site_name), for "also published by"
 
     @cached_property  # hashed once per instance (it reads the whole text); frozen fields cannot go stale
     def id(self) -> str:
@@ -147,6 +148,31 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """A syndicated copy of a stored article (the same story with small edits, from another source or
+    outlet): recorded with its own metadata, its text stored once, as the article's."""
+
+    source: str  # the file or URL it came from
+    title: str | None = None
+    url: str | None = None
+    site: str | None = None
+    published: str | None = None
+    similarity: float = 1.0  # Jaccard similarity of the two texts' word shingles
+
+    @property
+    def publisher(self) -> str:
+        """Who published it, for "also published by": the outlet's name, else the URL's host, else the file."""
+        if self.site:
+            return self.site
+        if self.url and (host := re.match(r"https?://([^/:?#]+)", self.url)):
+            return host.group(1).removeprefix("www.")
+        return self.source.replace("\\", "/").rsplit("/", 1)[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "publisher": self.publisher, "similarity": round(self.similarity, 4)}
+
+
+@dataclass(frozen=True)
 class Citation:
     n: int
     article_id: str
@@ -157,10 +183,14 @@ class Citation:
     end: int
     section: Section = Section.BODY
     source: str | None = None
+    url: str | None = None  # the article's (canonical) URL, when it came from the web or named one
+    site: str | None = None
+    also_published_by: tuple[Copy, ...] = ()  # syndicated copies of the same story
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["section"] = self.section.value
+        data["also_published_by"] = [copy.to_dict() for copy in self.also_published_by]
         return data
 
 

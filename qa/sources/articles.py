@@ -136,10 +136,6 @@ def _load(path: Path, suffix: str, data: bytes) -> ParsedFile:
         return _parse_jsonl(path, io.BytesIO(data))
     if suffix in FEED_EXTENSIONS:
         # XML names its own encoding (feeds in ISO-8859-1 are common): feedparser and expat read it.
-        if _bom_encoding(data) is not None:  # feedparser reads UTF-16 only when the declaration says so
-            data = _xml_as_utf8(decode_text(path, data))
-        elif b"\x00" in data[:8192]:
-            raise ArticleError(path, "binary file (contains NUL bytes), not text")
         return ParsedFile(path, [_valid_unicode(a) for a in _parse_feed(path, data)])
     text = decode_text(path, data)
     if suffix in TEXT_EXTENSIONS or suffix in MARKDOWN_EXTENSIONS:
@@ -361,7 +357,10 @@ def date_problem(value: object) -> str | None:
 
 # ---------------------------------------------------------------- HTML
 
-def _parse_html(path: Path, text: str, size: int | None = None) -> Article:
+def _parse_html(path: Path | str, text: str, size: int | None = None, url: str | None = None) -> Article:
+    """The main text and metadata of an article page. `path` names it in errors and becomes the article's
+    `source` (a file path, or the URL it was fetched from); `url` is where the page was fetched, so that
+    trafilatura can resolve a relative canonical link (a page's own canonical URL wins)."""
     import trafilatura
 
     size = len(text) if size is None else size
@@ -370,6 +369,7 @@ def _parse_html(path: Path, text: str, size: int | None = None) -> Article:
     try:
         doc = trafilatura.bare_extraction(
             text,
+            url=url,
             with_metadata=True,
             include_comments=False,
             include_tables=False,
@@ -389,8 +389,9 @@ def _parse_html(path: Path, text: str, size: int | None = None) -> Article:
         title=_text_or_none(doc.title),
         published=normalize_date(doc.date),  # None for a date that is not a real one ("2021-13-45")
         source=str(path),
-        url=_text_or_none(doc.url),
+        url=_text_or_none(doc.url) or url,
         author=_text_or_none(doc.author),
+        site=_text_or_none(getattr(doc, "sitename", None)),
     )
 
 
@@ -718,9 +719,49 @@ def _xml_as_utf8(text: str) -> bytes:
     return _XML_DECLARATION_ENCODING.sub(r"\1\2utf-8\2", text, count=1).encode("utf-8")
 
 
-def _parse_feed(path: Path, data: bytes) -> list[Article]:
+@dataclass(frozen=True)
+class FeedEntry:
+    """One item of a feed: what identifies it (guid, link), what it says of the article, and its content
+    (the item's full text when the feed carries it, else its summary), as plain text."""
+
+    guid: str | None
+    link: str | None
+    title: str | None
+    published: str | None
+    author: str | None
+    text: str
+    updated: str | None = None  # the item's own <updated>/<pubDate> text, to notice an edited item
+
+    @property
+    def key(self) -> str | None:
+        """What identifies the item across polls: its guid, else its link."""
+        return self.guid or self.link
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes when the item changes (a new link, title, date or text)."""
+        digest = hashlib.sha256()
+        for part in (self.link, self.title, self.published, self.updated, self.text):
+            digest.update((part or "").encode("utf-8", "surrogatepass"))
+            digest.update(b"\x00")
+        return digest.hexdigest()[:32]
+
+
+def looks_like_feed(data: bytes) -> bool:
+    """An RSS, RDF or Atom document (by its root element, within the first 4 KB)."""
+    head = data[:4096].lstrip(codecs.BOM_UTF8).lower()
+    return bool(re.search(rb"<(rss|feed|rdf:rdf)[\s>]", head))
+
+
+def feed_entries(path: Path | str, data: bytes) -> list[FeedEntry]:
+    """The items of an RSS/Atom document (refused if it declares XML entities). ArticleError when it is
+    not a feed or has no items."""
     import feedparser
 
+    if _bom_encoding(data) is not None:  # feedparser reads UTF-16 only when the declaration says so
+        data = _xml_as_utf8(decode_text(Path(str(path)), data))
+    elif b"\x00" in data[:8192]:
+        raise ArticleError(path, "binary file (contains NUL bytes), not text")
     _refuse_xml_entities(path, data)
     # A stream, never the bytes themselves: feedparser tries bytes as a file *name* first (a feed whose
     # content is "/etc/passwd" would be read from there).
@@ -734,24 +775,29 @@ def _parse_feed(path: Path, data: bytes) -> list[Article]:
     if not feed.entries:
         reason = f"not a valid RSS/Atom feed ({feed.bozo_exception})" if feed.bozo else "feed has no entries"
         raise ArticleError(path, reason)
-    articles = []
+    entries = []
     for entry in feed.entries:
         content = entry.get("content")
         raw = content[0].get("value", "") if content else entry.get("summary", "")
-        body = html_fragment_to_text(raw if isinstance(raw, str) else "")
-        if not body:
-            continue
-        articles.append(
-            Article(
-                text=body,
-                title=_text_or_none(html.unescape(_text_or_none(entry.get("title")) or "")),
-                published=_entry_date(entry),
-                source=str(path),
-                url=_text_or_none(entry.get("link")),
-                author=_text_or_none(entry.get("author")),
-                external_id=_text_or_none(entry.get("id")) or _text_or_none(entry.get("link")),
-            )
-        )
+        entries.append(FeedEntry(
+            guid=_text_or_none(entry.get("id")),
+            link=_text_or_none(entry.get("link")),
+            title=_text_or_none(html.unescape(_text_or_none(entry.get("title")) or "")),
+            published=_entry_date(entry),
+            author=_text_or_none(entry.get("author")),
+            text=html_fragment_to_text(raw if isinstance(raw, str) else ""),
+            updated=_text_or_none(dict.get(entry, "updated")) or _text_or_none(dict.get(entry, "published")),
+        ))
+    return entries
+
+
+def _parse_feed(path: Path, data: bytes) -> list[Article]:
+    """A feed file's items as articles, with the feed's own text (a feed *URL* fetches each item's page)."""
+    articles = [
+        Article(text=e.text, title=e.title, published=e.published, source=str(path), url=e.link,
+                author=e.author, external_id=e.key)
+        for e in feed_entries(path, data) if e.text
+    ]
     if not articles:
         raise ArticleError(path, "feed entries have no text")
     return articles

@@ -14,7 +14,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from qa.schema import Article, Chunk, Section
+from qa.schema import Article, Chunk, Copy, Section
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -30,9 +30,25 @@ CREATE TABLE IF NOT EXISTS chunks (
     start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL, sentences TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- MinHash signatures of article bodies, to find syndicated copies at ingest (qa.sources.syndication).
+CREATE TABLE IF NOT EXISTS signatures (article_id TEXT PRIMARY KEY, minhash BLOB NOT NULL);
+-- A source's syndicated copy of a stored article: the source references the article (source_articles)
+-- and its own metadata is kept here, for "also published by".
+CREATE TABLE IF NOT EXISTS copies (
+    path TEXT NOT NULL, article_id TEXT NOT NULL, copy_id TEXT NOT NULL, title TEXT, url TEXT, site TEXT,
+    published TEXT, similarity REAL NOT NULL, PRIMARY KEY (path, copy_id));
+CREATE INDEX IF NOT EXISTS copies_by_article ON copies(article_id);
+-- URLs polled by `qa watch` / fetched by `qa ingest URL`: the validators of their last response.
+CREATE TABLE IF NOT EXISTS remote (
+    url TEXT PRIMARY KEY, kind TEXT NOT NULL, etag TEXT, last_modified TEXT, checked REAL NOT NULL,
+    status TEXT NOT NULL);
+-- The items of each feed as last seen: a new or changed fingerprint means its page is fetched again.
+CREATE TABLE IF NOT EXISTS feed_items (
+    feed TEXT NOT NULL, key TEXT NOT NULL, link TEXT, fingerprint TEXT NOT NULL, state TEXT NOT NULL,
+    seen REAL NOT NULL, PRIMARY KEY (feed, key));
 """
 
-_ARTICLE_COLUMNS = "id, title, published, source, url, author, caption, external_id, text"
+_ARTICLE_COLUMNS = "id, title, published, source, url, author, caption, external_id, text, site"
 _CHUNK_COLUMNS = 'c.article_id, c.idx, c.section, c.start, c."end", c.text, c.sentences'
 SCHEMA_VERSION = "3"  # 2: one vector per sentence; 3: sentence vectors pooled from their chunk
 
@@ -49,6 +65,32 @@ def _chunk(article_id, idx, section, start, end, text, sentences) -> Chunk:
 class SourceState(str, Enum):
     PENDING = "pending"  # rows written, vectors maybe not yet
     DONE = "done"
+
+
+@dataclass(frozen=True)
+class RemoteState:
+    """A URL as last fetched: its validators (for a conditional GET) and how the fetch went."""
+
+    url: str
+    kind: str  # "feed" or "page"
+    etag: str | None
+    last_modified: str | None
+    checked: float
+    status: str  # "ok", "not-modified", or the error
+
+
+class ItemState(str, Enum):
+    DONE = "done"  # its page was fetched and ingested (or was unchanged)
+    FAILED = "failed"  # its page could not be fetched or read: tried again at the next poll
+
+
+@dataclass(frozen=True)
+class FeedItemState:
+    key: str
+    link: str | None
+    fingerprint: str
+    state: ItemState
+    seen: float
 
 
 @dataclass(frozen=True)
@@ -80,6 +122,9 @@ class Catalog:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(articles)")}
+        if "site" not in columns:  # added with feeds and URLs; older indexes gain it empty
+            self._conn.execute("ALTER TABLE articles ADD COLUMN site TEXT")
         self._lock = threading.RLock()
         self._check_version()
 
@@ -111,8 +156,11 @@ class Catalog:
     def source_paths(self) -> list[str]:
         return [r[0] for r in self._conn.execute("SELECT path FROM sources ORDER BY path")]
 
-    def begin_source(self, path: str, file_hash: str, articles: Sequence[Article], chunks: Sequence[Chunk]) -> None:
-        """Mark the source pending (its file changed) and record its first articles and chunks."""
+    def begin_source(self, path: str, file_hash: str, articles: Sequence[Article], chunks: Sequence[Chunk],
+                     copies: Sequence[tuple[str, Article, float]] = (), signatures: dict[str, bytes] | None = None,
+                     ) -> None:
+        """Mark the source pending (its file changed) and record its first articles and chunks; `copies`
+        are (stored article id, the copy, similarity) for its syndicated copies of stored articles."""
         now = time.time()
         with self._transaction() as db:
             db.execute(
@@ -124,23 +172,41 @@ class Catalog:
             # The file's new content replaces what it held: its old articles lose this reference now and
             # are collected at the end of the ingest unless the new content still holds them.
             db.execute("DELETE FROM source_articles WHERE path = ?", (path,))
-            self._add_rows(db, path, articles, chunks, now)
+            db.execute("DELETE FROM copies WHERE path = ?", (path,))
+            self._add_rows(db, path, articles, chunks, now, copies, signatures)
             self._bump(db)
 
-    def add_rows(self, path: str, articles: Sequence[Article], chunks: Sequence[Chunk]) -> None:
+    def add_rows(self, path: str, articles: Sequence[Article], chunks: Sequence[Chunk],
+                 copies: Sequence[tuple[str, Article, float]] = (), signatures: dict[str, bytes] | None = None,
+                 ) -> None:
         """More articles of a pending source (a long JSONL file is recorded in groups)."""
         with self._transaction() as db:
-            self._add_rows(db, path, articles, chunks, time.time())
+            self._add_rows(db, path, articles, chunks, time.time(), copies, signatures)
             self._bump(db)
 
     @staticmethod
-    def _add_rows(db, path: str, articles: Sequence[Article], chunks: Sequence[Chunk], now: float) -> None:
+    def _add_rows(db, path: str, articles: Sequence[Article], chunks: Sequence[Chunk], now: float,
+                  copies: Sequence[tuple[str, Article, float]] = (), signatures: dict[str, bytes] | None = None,
+                  ) -> None:
         # OR IGNORE: an article met twice (two identical files, a repeated JSONL line) is stored once and
         # referenced by every source that holds it.
         db.executemany(
-            f"INSERT OR IGNORE INTO articles({_ARTICLE_COLUMNS}, added) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [(a.id, a.title, a.published, a.source, a.url, a.author, a.caption, a.external_id, a.text, now)
-             for a in articles],
+            f"INSERT OR IGNORE INTO articles({_ARTICLE_COLUMNS}, added) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [(a.id, a.title, a.published, a.source, a.url, a.author, a.caption, a.external_id, a.text, a.site,
+              now) for a in articles],
+        )
+        if signatures:
+            db.executemany("INSERT OR IGNORE INTO signatures(article_id, minhash) VALUES (?, ?)",
+                           list(signatures.items()))
+        # A syndicated copy: the source references the stored article, and the copy's own metadata is kept.
+        db.executemany(
+            "INSERT OR REPLACE INTO copies(path, article_id, copy_id, title, url, site, published, similarity) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            [(path, stored, c.id, c.title, c.url, c.site, c.published, similarity) for stored, c, similarity in copies],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO source_articles(path, article_id) VALUES (?, ?)",
+            [(path, stored) for stored, _, _ in copies],
         )
         db.executemany(
             'INSERT OR IGNORE INTO chunks(id, article_id, idx, section, start, "end", text, sentences) '
@@ -161,6 +227,7 @@ class Catalog:
     def remove_source(self, path: str) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM source_articles WHERE path = ?", (path,))
+            db.execute("DELETE FROM copies WHERE path = ?", (path,))
             db.execute("DELETE FROM sources WHERE path = ?", (path,))
             self._bump(db)
 
@@ -170,6 +237,7 @@ class Catalog:
         with self._transaction() as db:
             paths = [r[0] for r in db.execute("SELECT path FROM source_articles WHERE article_id = ?", (article_id,))]
             db.execute("DELETE FROM source_articles WHERE article_id = ?", (article_id,))
+            db.execute("DELETE FROM copies WHERE article_id = ?", (article_id,))
             self._bump(db)
         return paths
 
@@ -188,6 +256,8 @@ class Catalog:
                 db.execute("DELETE FROM chunks WHERE article_id = ?", (aid,))
                 db.execute("DELETE FROM articles WHERE id = ?", (aid,))
                 db.execute("DELETE FROM source_articles WHERE article_id = ?", (aid,))
+                db.execute("DELETE FROM copies WHERE article_id = ?", (aid,))
+                db.execute("DELETE FROM signatures WHERE article_id = ?", (aid,))
             self._bump(db)
 
     # ---------------------------------------------------------------- generation (for the BM25 index)
@@ -206,8 +276,8 @@ class Catalog:
         row = self._conn.execute(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)).fetchone()
         if not row:
             return None
-        _, title, published, source, url, author, caption, external_id, text = row
-        return Article(text, title, published, source, url, author, caption, external_id)
+        _, title, published, source, url, author, caption, external_id, text, site = row
+        return Article(text, title, published, source, url, author, caption, external_id, site)
 
     def articles(self) -> list[ArticleSummary]:
         rows = self._conn.execute(
@@ -233,6 +303,84 @@ class Catalog:
         """Every source that holds the article (identical files, a repeated JSONL line, syndicated copies)."""
         rows = self._conn.execute("SELECT path FROM source_articles WHERE article_id = ? ORDER BY path", (article_id,))
         return [r[0] for r in rows]
+
+    def copies_of(self, article_ids: Sequence[str]) -> dict[str, list[Copy]]:
+        """The syndicated copies recorded for each article (most similar first)."""
+        result: dict[str, list[Copy]] = {}
+        ids = list(dict.fromkeys(article_ids))
+        for i in range(0, len(ids), 900):
+            batch = ids[i : i + 900]
+            rows = self._conn.execute(
+                f"SELECT article_id, path, title, url, site, published, similarity FROM copies "
+                f"WHERE article_id IN ({','.join('?' * len(batch))}) ORDER BY similarity DESC, path", batch)
+            for article_id, path, title, url, site, published, similarity in rows:
+                result.setdefault(article_id, []).append(Copy(path, title, url, site, published, similarity))
+        return result
+
+    def links(self, article_ids: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+        """(url, site) of each article."""
+        ids = list(dict.fromkeys(article_ids))
+        result = {}
+        for i in range(0, len(ids), 900):
+            batch = ids[i : i + 900]
+            rows = self._conn.execute(
+                f"SELECT id, url, site FROM articles WHERE id IN ({','.join('?' * len(batch))})", batch)
+            result.update({aid: (url, site) for aid, url, site in rows})
+        return result
+
+    def signature_ids(self) -> set[str]:
+        return {r[0] for r in self._conn.execute("SELECT article_id FROM signatures")}
+
+    def signatures(self, article_ids: Sequence[str] | None = None) -> Iterator[tuple[str, bytes]]:
+        """(article id, MinHash signature) of the given articles (all when None) that have one."""
+        if article_ids is None:
+            yield from self._conn.execute("SELECT article_id, minhash FROM signatures")
+            return
+        ids = list(article_ids)
+        for i in range(0, len(ids), 900):
+            batch = ids[i : i + 900]
+            yield from self._conn.execute(
+                f"SELECT article_id, minhash FROM signatures WHERE article_id IN ({','.join('?' * len(batch))})",
+                batch).fetchall()
+
+    def article_texts(self, article_ids: Sequence[str]) -> dict[str, str]:
+        ids = list(dict.fromkeys(article_ids))
+        result = {}
+        for i in range(0, len(ids), 900):
+            batch = ids[i : i + 900]
+            rows = self._conn.execute(
+                f"SELECT id, text FROM articles WHERE id IN ({','.join('?' * len(batch))})", batch)
+            result.update(dict(rows.fetchall()))
+        return result
+
+    def has_article(self, article_id: str) -> bool:
+        return self._conn.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is not None
+
+    # ---------------------------------------------------------------- polled URLs and feed items
+    def remote(self, url: str) -> RemoteState | None:
+        row = self._conn.execute(
+            "SELECT url, kind, etag, last_modified, checked, status FROM remote WHERE url = ?", (url,)).fetchone()
+        return RemoteState(*row) if row else None
+
+    def set_remote(self, state: "RemoteState") -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO remote(url, kind, etag, last_modified, checked, status) VALUES (?,?,?,?,?,?)",
+                (state.url, state.kind, state.etag, state.last_modified, state.checked, state.status))
+
+    def feed_items(self, feed: str) -> dict[str, FeedItemState]:
+        rows = self._conn.execute(
+            "SELECT key, link, fingerprint, state, seen FROM feed_items WHERE feed = ?", (feed,))
+        return {key: FeedItemState(key, link, fingerprint, ItemState(state), seen)
+                for key, link, fingerprint, state, seen in rows}
+
+    def set_feed_items(self, feed: str, items: Sequence["FeedItemState"], gone: Sequence[str] = ()) -> None:
+        """Record the items as seen now (replacing what was known of them); forget the `gone` keys."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO feed_items(feed, key, link, fingerprint, state, seen) VALUES (?,?,?,?,?,?)",
+                [(feed, i.key, i.link, i.fingerprint, i.state.value, i.seen) for i in items])
+            db.executemany("DELETE FROM feed_items WHERE feed = ? AND key = ?", [(feed, key) for key in gone])
 
     def pending_sources(self) -> list[str]:
         rows = self._conn.execute("SELECT path FROM sources WHERE state = ? ORDER BY path", (SourceState.PENDING.value,))
