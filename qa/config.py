@@ -52,6 +52,16 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(256, description="Target chunk size in word pieces, title and date included.")
     embed_batch_size: int = Field(32)
     ingest_group_chunks: int = Field(512, description="Files are embedded and committed in groups of ~this many chunks.")
+    near_duplicates: bool = Field(True, description="Store a syndicated copy (the same story with small edits, "
+                                  "from another source) once, as \"also published by\" of the stored article.")
+    near_duplicate_threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="Word-shingle Jaccard similarity from which an article is a copy "
+        "(tuned in bench/neardup.py).")
+
+    fetch_timeout: float = Field(20.0, gt=0, description="Seconds a fetched URL may take in all (connect, "
+                                 "redirects, body).")
+    fetch_max_bytes: int = Field(20_000_000, gt=0, description="Largest page, feed or PDF fetched.")
+    fetch_workers: int = Field(4, ge=1, le=32, description="Pages of a feed fetched at once.")
 
     top_k: int = Field(5, description="Passages shown with an answer.")
     candidates: int = Field(50, description="Candidates taken from each retriever before fusion.")

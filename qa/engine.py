@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # imported lazily: `qa ingest` of unchanged files should not 
 
     from qa.answer.extractive import ExtractiveAnswerer
     from qa.retrieval import HybridRetriever
+    from qa.sources.web import Fetcher
 
 
 Turn = dict  # {"role": "user" | "assistant", "content": str}
@@ -86,9 +87,54 @@ class Engine:
 
     # ---------------------------------------------------------------- ingestion
     def ingest(self, paths: Iterable[Path | str], prune: bool = False, progress: bool = True, wait: bool = True,
-               on_wait: Callable[[str], None] | None = None) -> IngestReport:
-        """Ingest in this process, under the index's writer lock (shared with every other process)."""
-        return Ingestor(self.store).run(paths, prune=prune, progress=progress, wait=wait, on_wait=on_wait)
+               on_wait: Callable[[str], None] | None = None, *, ingestor: Ingestor | None = None,
+               fetcher: "Fetcher | None" = None) -> IngestReport:
+        """Ingest files, folders and URLs (article pages, feeds: each item's page) in this process. URLs are
+        fetched first, without the index's writer lock; what they hold is then stored under it (the lock
+        is shared with every other process), with the files."""
+        from qa.sources.feeds import Harvester
+        from qa.sources.web import is_url
+
+        targets = [str(p) if isinstance(p, Path) else p for p in paths]
+        urls = [t for t in targets if is_url(t)]
+        files = [t for t in targets if not is_url(t)]
+        harvest = None
+        if urls:
+            own = fetcher is None
+            fetcher = fetcher or self.fetcher()
+            try:
+                harvest = Harvester(self.store.catalog, fetcher, workers=self.settings.fetch_workers).collect(urls)
+            finally:
+                if own:
+                    fetcher.close()
+        return (ingestor or Ingestor(self.store)).run(files, prune=prune, progress=progress, wait=wait,
+                                                      on_wait=on_wait, harvest=harvest)
+
+    def fetcher(self) -> "Fetcher":
+        from qa.sources.web import Fetcher
+
+        return Fetcher(timeout=self.settings.fetch_timeout, max_bytes=self.settings.fetch_max_bytes)
+
+    def watch(self, targets: Sequence[Path | str], every: float, rounds: int | None = None, prune: bool = False,
+              progress: bool = False, on_round: Callable[[IngestReport], None] | None = None,
+              on_wait: Callable[[str], None] | None = None, stop: threading.Event | None = None) -> int:
+        """Ingest `targets` (feeds, pages, files, folders) every `every` seconds until `stop` is set (or
+        `rounds` are done); only new or changed articles cost anything. Returns the rounds run."""
+        stop = stop or threading.Event()
+        ingestor = Ingestor(self.store)  # keeps the near-duplicate signatures between rounds
+        done = 0
+        with self.fetcher() as fetcher:
+            while not stop.is_set():
+                started = time.monotonic()
+                report = self.ingest(targets, prune=prune, progress=progress, on_wait=on_wait, ingestor=ingestor,
+                                     fetcher=fetcher)
+                done += 1
+                if on_round is not None:
+                    on_round(report)
+                if rounds is not None and done >= rounds:
+                    break
+                stop.wait(max(0.0, every - (time.monotonic() - started)))
+        return done
 
     def ingest_uploads(self, paths: Sequence[Path], timeout: float | None = None) -> IngestReport:
         """Ingest files already copied into the uploads folder in a child process (`qa ingest --json`), so
@@ -248,6 +294,7 @@ class Engine:
         else:
             text, cited = citations.cite(draft.sentences)
             citations.check(cited, self.store.catalog)
+            cited = citations.with_sources(cited, self.store.catalog)
             best_first = sorted(draft.sentences, key=lambda s: -s.score)
             short = short_answer.extract(question, [s.text for s in best_first])
         timings = state["timings"]

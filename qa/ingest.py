@@ -7,7 +7,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from tqdm import tqdm
 
@@ -16,6 +16,10 @@ from qa.store.catalog import SourceState
 from qa.chunking import Chunker
 from qa.schema import Article, Chunk
 from qa.store import Store
+
+if TYPE_CHECKING:
+    from qa.sources.feeds import Harvest
+    from qa.sources.syndication import NearDuplicates
 
 
 @dataclass
@@ -30,6 +34,15 @@ class IngestReport:
     vectors_removed: int = 0  # vectors the catalog did not know
     articles_removed: int = 0
     sources_pruned: int = 0
+    copies: int = 0  # syndicated copies of stored articles: recorded as "also published by", stored once
+    pages_ingested: int = 0  # fetched pages (URLs, feed items) whose article was new or changed
+    pages_unchanged: int = 0
+    pages_fetched: int = 0
+    feeds_polled: int = 0
+    feeds_not_modified: int = 0  # answered 304: nothing fetched but the feed's validators
+    items_new: int = 0
+    items_changed: int = 0
+    items_gone: int = 0  # items that left their feed (their articles stay, unless pruned)
     version: int | None = None  # the commit this ingest published (None: nothing to commit)
     skipped: list[str] = field(default_factory=list)
     errors: list[ArticleError] = field(default_factory=list)
@@ -53,12 +66,19 @@ class IngestReport:
         return cls(**known, errors=errors)
 
     def summary(self) -> str:
-        parts = [
-            f"{self.files_ingested} file(s) ingested ({self.articles_ingested} articles, "
-            f"{self.chunks_embedded} chunks embedded)",
-            f"{self.files_unchanged} unchanged",
-        ]
+        parts = []
+        if self.feeds_polled or self.pages_fetched or self.pages_unchanged:
+            parts.append(f"{self.feeds_polled} feed(s) polled ({self.feeds_not_modified} not modified, "
+                         f"{self.items_new} new item(s), {self.items_changed} changed, {self.items_gone} gone)")
+            parts.append(f"{self.pages_fetched} page(s) fetched ({self.pages_ingested} new or changed, "
+                         f"{self.pages_unchanged} unchanged)")
+        files, unchanged = self.files_ingested - self.pages_ingested, self.files_unchanged - self.pages_unchanged
+        if files or unchanged or not parts:
+            parts.append(f"{files} file(s) ingested")
+            parts.append(f"{unchanged} unchanged")
+        parts.append(f"{self.articles_ingested} article(s) read, {self.chunks_embedded} chunk(s) embedded")
         counts = [
+            (self.copies, "syndicated cop(ies) of stored articles recorded, not stored again"),
             (self.duplicates, "duplicate article(s) stored once"),
             (self.chunks_reembedded, "chunk(s) re-embedded (their vectors were missing)"),
             (self.vectors_removed, "stray vector(s) removed"),
@@ -100,6 +120,8 @@ class _Pending:
     ended: list[str] = field(default_factory=list)  # files whose last article is gathered
     begun: set[str] = field(default_factory=set)  # files already marked pending in the catalog
     batch: set[str] = field(default_factory=set)  # ids of every article met in this run
+    copies: dict[str, list[tuple[str, Article, float]]] = field(default_factory=dict)  # (stored id, copy, similarity)
+    signatures: dict[str, bytes] = field(default_factory=dict)  # of the gathered articles
     size: int = 0
 
     def add(self, path: str, article: Article, chunks: list[Chunk]) -> None:
@@ -107,20 +129,70 @@ class _Pending:
         self.chunks.setdefault(path, []).extend(chunks)
         self.size += len(chunks)
 
+    def add_copy(self, path: str, stored_id: str, copy: Article, similarity: float) -> None:
+        self.articles.setdefault(path, [])
+        self.chunks.setdefault(path, [])
+        self.copies.setdefault(path, []).append((stored_id, copy, similarity))
+        self.size += 1  # a row to write: a source of copies alone is still flushed in time
+
+    def text_of(self, article_id: str) -> str | None:
+        for articles in self.articles.values():
+            for article in articles:
+                if article.id == article_id:
+                    return article.text
+        return None
+
+    def drop(self, path: str) -> None:
+        self.size -= len(self.chunks.pop(path, [])) + len(self.copies.pop(path, []))
+        for article in self.articles.pop(path, []):
+            self.signatures.pop(article.id, None)
+
+
+def is_remote(source: str) -> bool:
+    """A source fetched over HTTP (a page, a feed item) rather than a file."""
+    return source.startswith(("http://", "https://"))
+
 
 class Ingestor:
+    """Files and fetched documents → the index. Keep one for a process that ingests again and again (`qa
+    watch`): the near-duplicate index it holds is then only brought up to date between runs."""
+
     def __init__(self, store: Store, chunker: Chunker | None = None):
         self.store = store
         self.chunker = chunker or Chunker.from_settings(store.encoder.count_tokens, store.settings)
+        self._near: NearDuplicates | None = None
 
     def run(self, paths: Iterable[Path | str], prune: bool = False, progress: bool = True, wait: bool = True,
-            on_wait: Callable[[str], None] | None = None) -> IngestReport:
-        """Ingest under the index's writer lock (waiting for another writer, or IndexBusyError if not `wait`)."""
+            on_wait: Callable[[str], None] | None = None, harvest: "Harvest | None" = None) -> IngestReport:
+        """Ingest under the index's writer lock (waiting for another writer, or IndexBusyError if not `wait`).
+        `harvest`: documents fetched from URLs (qa.sources.feeds), stored with the files, their feeds'
+        state recorded in the same run."""
         paths = list(paths)
         with self.store.writing(wait=wait, on_wait=on_wait, purpose="ingest"):
-            return self._run(paths, prune, progress)
+            return self._run(paths, prune, progress, harvest)
 
-    def _run(self, paths: list[Path | str], prune: bool, progress: bool) -> IngestReport:
+    @property
+    def near_duplicates(self) -> "NearDuplicates | None":
+        """The signatures of the stored articles (None when syndicated copies are not looked for)."""
+        if not self.store.settings.near_duplicates:
+            return None
+        if self._near is None:
+            from qa.sources.syndication import NearDuplicates
+
+            self._near = NearDuplicates(threshold=self.store.settings.near_duplicate_threshold)
+        return self._near
+
+    def _sync_near_duplicates(self) -> None:
+        """Bring the in-memory signatures up to the catalog's (other processes ingest and remove too)."""
+        near = self.near_duplicates
+        if near is None:
+            return
+        stored = self.store.catalog.signature_ids()
+        for article_id in near.ids() - stored:
+            near.remove(article_id)
+        near.add_many(self.store.catalog.signatures(sorted(stored - near.ids())))
+
+    def _run(self, paths: list[Path | str], prune: bool, progress: bool, harvest: "Harvest | None") -> IngestReport:
         started = time.perf_counter()
         report = IngestReport()
         found = discover(paths)
@@ -129,20 +201,30 @@ class Ingestor:
         report.errors.extend(found.errors)
         catalog = self.store.catalog
         generation_before = catalog.generation()
+        self._sync_near_duplicates()
         pending = _Pending()
         self._bar = tqdm(desc="embedding", unit="chunk", disable=not progress, leave=False)
         try:
             for path in tqdm(found.files, desc="reading", unit="file", disable=not progress or len(found.files) < 2,
                              leave=False):
                 self._ingest_file(path, pending, report)
+            if harvest is not None:
+                self._ingest_harvest(harvest, pending, report)
             self._flush(pending, report)
         finally:
             self._bar.close()
+        if harvest is not None:
+            harvest.record(catalog)
 
-        # Sources whose files are gone (on request), then articles nobody references any more.
+        # Sources whose files are gone (on request), then articles nobody references any more. A fetched
+        # page is never pruned for not being a file; an item that left its feed is, on request.
         if prune:
             for source in catalog.source_paths():
-                if not Path(source).exists():
+                if not is_remote(source) and not Path(source).exists():
+                    catalog.remove_source(source)
+                    report.sources_pruned += 1
+            for source in harvest.gone_sources if harvest is not None else ():
+                if catalog.source_state(source) is not None:
                     catalog.remove_source(source)
                     report.sources_pruned += 1
         report.articles_removed = self.store.collect_garbage()
@@ -167,9 +249,39 @@ class Ingestor:
         if self.store.catalog.source_state(key) == (file_hash, SourceState.DONE):
             report.files_unchanged += 1
             return
+        self._ingest_items(key, file_hash, self._articles(path), pending, report)
+
+    def _ingest_harvest(self, harvest: "Harvest", pending: _Pending, report: IngestReport) -> None:
+        """Fetched documents: a source each, named by its URL, whose content hash is that of its articles
+        (a page re-fetched with other ads or another timestamp but the same article is unchanged: free)."""
+        import hashlib
+
+        for name in ("pages_fetched", "feeds_polled", "feeds_not_modified", "items_new", "items_changed",
+                     "items_gone"):
+            setattr(report, name, getattr(report, name) + getattr(harvest, name))
+        report.errors.extend(harvest.errors)
+        report.files_seen += harvest.pages_not_modified
+        report.files_unchanged += harvest.pages_not_modified
+        report.pages_unchanged += harvest.pages_not_modified
+        for document in harvest.documents:
+            report.files_seen += 1
+            digest = "articles:" + hashlib.sha256(" ".join(a.id for a in document.articles).encode()).hexdigest()
+            if self.store.catalog.source_state(document.key) == (digest, SourceState.DONE):
+                report.files_unchanged += 1
+                report.pages_unchanged += 1
+                continue
+            before = report.files_ingested + len(pending.ended)
+            self._ingest_items(document.key, digest, iter(document.articles), pending, report)
+            report.pages_ingested += report.files_ingested + len(pending.ended) > before
+
+    def _ingest_items(self, key: str, content_hash: str, items: Iterable[Article | ArticleError], pending: _Pending,
+                      report: IngestReport) -> None:
+        catalog = self.store.catalog
+        # The articles this source held before: its new version is never taken for a copy of its old one.
+        previous = set(catalog.articles_of_source(key))
         seen: set[str] = set()
         try:
-            for item in self._articles(path):
+            for item in items:
                 if isinstance(item, ArticleError):
                     report.errors.append(item)
                     continue
@@ -177,11 +289,15 @@ class Ingestor:
                     report.duplicates += 1
                     continue
                 seen.add(item.id)
+                if key not in pending.hashes:
+                    pending.hashes[key] = content_hash
                 if item.id in pending.batch:  # another file of the batch holds it: one more source, same rows
                     report.duplicates += 1
+                elif not catalog.has_article(item.id) and (match := self._copy_of(item, previous, pending)):
+                    pending.add_copy(key, match.article_id, item, match.similarity)
+                    report.copies += 1
+                    continue
                 pending.batch.add(item.id)
-                if key not in pending.hashes:
-                    pending.hashes[key] = file_hash
                 pending.add(key, item, self.chunker.split(item))
                 if pending.size >= self.store.settings.ingest_group_chunks:
                     self._flush(pending, report)
@@ -191,17 +307,36 @@ class Ingestor:
             report.errors.append(exc)
             if key not in pending.begun:
                 pending.hashes.pop(key, None)
-            pending.size -= len(pending.chunks.pop(key, []))
-            pending.articles.pop(key, None)
+            pending.drop(key)
             return
         if not seen:
             if not any(e.path.startswith(key) for e in report.errors):
-                report.errors.append(ArticleError(path, "no article text found"))
+                report.errors.append(ArticleError(key, "no article text found"))
             return
         pending.ended.append(key)
         report.articles_ingested += len(seen)
         if key not in pending.articles:  # its last rows went out with the previous group: done now
             self._finish(pending, report)
+
+    def _copy_of(self, article: Article, exclude: set[str], pending: _Pending):
+        """The stored (or gathered) article this one is a syndicated copy of, else None; an article that is
+        not a copy has its signature kept, for the copies that come after it."""
+        near = self.near_duplicates
+        if near is None:
+            return None
+
+        def text_of(article_id: str) -> str | None:
+            text = pending.text_of(article_id)
+            if text is None:
+                stored = self.store.catalog.article(article_id)
+                text = stored.text if stored else None
+            return text
+
+        match = near.match(article.text, text_of=text_of, exclude=exclude)
+        if match is None and (signature := near.signature(article.text)) is not None:
+            near.add(article.id, signature)
+            pending.signatures[article.id] = signature
+        return match
 
     @staticmethod
     def _articles(path: Path) -> Iterator[Article | ArticleError]:
@@ -218,10 +353,12 @@ class Ingestor:
         """Record the gathered rows, embed their chunks, then mark the files whose every article is in."""
         catalog = self.store.catalog
         for path in list(pending.articles):
+            signatures = {a.id: pending.signatures.pop(a.id) for a in pending.articles[path] if a.id in pending.signatures}
+            rows = (pending.articles[path], pending.chunks[path], pending.copies.get(path, ()), signatures)
             if path in pending.begun:
-                catalog.add_rows(path, pending.articles[path], pending.chunks[path])
+                catalog.add_rows(path, *rows)
             else:
-                catalog.begin_source(path, pending.hashes[path], pending.articles[path], pending.chunks[path])
+                catalog.begin_source(path, pending.hashes[path], *rows)
                 pending.begun.add(path)
         chunks = [c for path in pending.chunks for c in pending.chunks[path]]
         size = self.store.settings.ingest_group_chunks
@@ -230,6 +367,7 @@ class Ingestor:
             self._bar.update(len(chunks[i : i + size]))
         pending.articles.clear()
         pending.chunks.clear()
+        pending.copies.clear()
         pending.size = 0
         self._finish(pending, report)
 

@@ -1,4 +1,4 @@
-"""Command line: `qa ingest | ask | eval | serve | slack | feedback export`. A thin layer over the Engine."""
+"""Command line: `qa ingest | watch | check | ask | eval | serve | slack | feedback export`. A thin layer over the Engine."""
 from __future__ import annotations
 
 import argparse
@@ -37,6 +37,60 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False), flush=True)
     return 1 if report.failed else 0
+
+
+_INTERVAL = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_interval(text: str) -> float:
+    """"15m", "30s", "1h", "1d" or plain seconds; at least 1 s (InputError naming --every otherwise)."""
+    from qa.errors import InputError
+
+    match = _INTERVAL.fullmatch(text or "")
+    if not match:
+        raise InputError("--every", f"'{text}' is not an interval (use e.g. 30s, 15m, 1h)")
+    seconds = float(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "s").lower()]
+    if seconds < 1:
+        raise InputError("--every", f"'{text}' is shorter than one second")
+    return seconds
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+    import time
+
+    every = parse_interval(args.every)
+    if args.rounds is not None and args.rounds < 1:
+        from qa.errors import InputError
+
+        raise InputError("--rounds", f"{args.rounds} is not a number of rounds (1 or more)")
+    rounds = 1 if args.once else args.rounds
+    engine = _engine()
+    stop = threading.Event()
+
+    def finish(signum, frame):  # the round under way ends cleanly (or, if killed, is finished next time)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, finish)
+    failed = False
+
+    def on_round(report) -> None:
+        nonlocal failed
+        failed = failed or report.failed
+        for error in report.errors:
+            _say(f"error: {error}")
+        _say(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {report.summary()}")
+        if args.json:
+            print(json.dumps(report.to_dict(), ensure_ascii=False), flush=True)
+
+    if rounds != 1:
+        _say(f"watching {len(args.targets)} source(s) every {args.every}; Ctrl-C to stop")
+    engine.watch(args.targets, every=every, rounds=rounds, prune=args.prune, progress=not args.quiet and not args.json,
+                 on_round=on_round, on_wait=_say, stop=stop)
+    return 1 if failed and rounds == 1 else 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -89,12 +143,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
     print(terminal_safe(answer.text))
     if answer.citations:
         print("\nSources:")
-        from qa.faces.render import citation_label
+        from qa.faces.render import also_published_by, citation_label
 
         for c in answer.citations:
             label = citation_label(c)
             date = f" ({c.published})" if c.published else ""
             print(terminal_safe(f"  [{c.n}] {label}{date}, chars {c.start}-{c.end}: “{c.quote}”"))
+            if c.url:
+                print(terminal_safe(f"      {c.url}"))
+            if copies := also_published_by(c):
+                print(terminal_safe(f"      {copies[0].upper()}{copies[1:]}"))
     return 0
 
 
@@ -178,14 +236,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Ask questions about a collection of news articles.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    ingest = commands.add_parser("ingest", help="add files or folders of articles to the index")
-    ingest.add_argument("paths", nargs="+", help=".txt .md .html .pdf .jsonl .rss/.atom/.xml files or folders")
-    ingest.add_argument("--prune", action="store_true", help="remove articles whose files no longer exist")
+    ingest = commands.add_parser("ingest", help="add files, folders, article URLs or feed URLs to the index")
+    ingest.add_argument("paths", nargs="+", help=".txt .md .html .pdf .jsonl .rss/.atom/.xml files or folders, "
+                        "or http(s) URLs of article pages or feeds (a feed's items are fetched as full articles)")
+    ingest.add_argument("--prune", action="store_true",
+                        help="remove articles whose files no longer exist (or whose items left their feed)")
     ingest.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     ingest.add_argument("--no-wait", action="store_true",
                         help="fail at once (exit 3) if another process is writing the index, instead of waiting")
     ingest.add_argument("--json", action="store_true", help="print the ingest report as one JSON object")
     ingest.set_defaults(run=cmd_ingest)
+
+    watch = commands.add_parser("watch", help="poll feeds, pages and folders; ingest what is new or changed")
+    watch.add_argument("targets", nargs="+", help="feed or article URLs, files, folders")
+    watch.add_argument("--every", default="15m", help="interval between polls: 30s, 15m, 1h (default 15m)")
+    watch.add_argument("--once", action="store_true", help="one poll, then exit (1 if anything failed); for cron")
+    watch.add_argument("--rounds", type=int, help="stop after this many polls")
+    watch.add_argument("--prune", action="store_true",
+                       help="remove articles whose items left their feed or whose files are gone")
+    watch.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    watch.add_argument("--json", action="store_true", help="print each poll's report as one JSON line")
+    watch.set_defaults(run=cmd_watch)
 
     check = commands.add_parser("check", help="verify that catalog, vector store and BM25 agree (exit 1 if not)")
     check.add_argument("--repair", action="store_true",
