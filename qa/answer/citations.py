@@ -1,13 +1,20 @@
 """Citations: every answer sentence ends with [n], pointing at a verbatim quote (article, offsets)."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Protocol, Sequence
 
-from qa.schema import Article, Citation, Section
+from qa.schema import Article, Citation, Copy, Section
 
 
 class ArticleLookup(Protocol):
     def article(self, article_id: str) -> Article | None: ...
+
+
+class SourceLookup(Protocol):
+    def links(self, article_ids: Sequence[str]) -> dict[str, tuple[str | None, str | None]]: ...
+
+    def copies_of(self, article_ids: Sequence[str]) -> dict[str, list[Copy]]: ...
 
 
 class CitationError(AssertionError):
@@ -71,3 +78,17 @@ def check(citations: Sequence[Citation], articles: ArticleLookup) -> None:
     problems = verify(citations, articles)
     if problems:
         raise CitationError("; ".join(problems))
+
+
+def with_sources(citations: Sequence[Citation], catalog: SourceLookup) -> list[Citation]:
+    """Each citation with its article's URL and site, and the syndicated copies of its article (the same
+    story from other sources, stored once): "also published by ..."."""
+    ids = [c.article_id for c in citations]
+    if not ids:
+        return list(citations)
+    links, copies = catalog.links(ids), catalog.copies_of(ids)
+    return [
+        dataclasses.replace(c, url=links.get(c.article_id, (None, None))[0], site=links.get(c.article_id, (None, None))[1],
+                            also_published_by=tuple(copies.get(c.article_id, ())))
+        for c in citations
+    ]

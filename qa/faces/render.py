@@ -36,6 +36,24 @@ def citation_label(citation: Citation | Passage) -> str:
     return citation.article_id
 
 
+def also_published_by(citation: Citation, limit: int = 5) -> str:
+    """"Also published by AP, Reuters and 2 more" (plain text, to be escaped by each face), or ""."""
+    names = list(dict.fromkeys(copy.publisher for copy in citation.also_published_by))
+    if not names:
+        return ""
+    shown = names[:limit]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + (" and " if not more else ", ") + shown[-1]
+    return f"also published by {listed}{more}"
+
+
+def safe_href(url: str | None) -> str | None:
+    """An article's URL as a link target, only if it is plain http(s) (never javascript: or data:)."""
+    if url and re.match(r"https?://[^\s\"'<>]+$", url, re.IGNORECASE):
+        return url
+    return None
+
+
 def answer_markdown(answer: Answer) -> str:
     """Chat text: the short answer in bold, then the answer whose [n] markers link to the sources panel."""
     if answer.abstained:
@@ -94,9 +112,21 @@ def sources_html(answer: Answer) -> str:
             body = f"<mark>{esc(c.quote)}</mark>"
         date = f" — {esc(c.published)}" if c.published else ""
         where = "photo caption" if c.section.value == "caption" else "body"
+        label = esc(citation_label(c))
+        if href := safe_href(c.url):
+            label = f'<a href="{esc(href)}" target="_blank" rel="noopener noreferrer nofollow">{label}</a>'
+        copies = ""
+        if c.also_published_by:
+            links = []
+            for copy in c.also_published_by:
+                name = esc(copy.publisher)
+                href = safe_href(copy.url)
+                links.append(f'<a href="{esc(href)}" target="_blank" rel="noopener noreferrer nofollow">{name}</a>'
+                             if href else name)
+            copies = f'<p class="qa-copies">Also published by {", ".join(dict.fromkeys(links))}</p>'
         blocks.append(
-            f'<details open id="source-{c.n}" class="qa-source"><summary><b>[{c.n}]</b> {esc(citation_label(c))}'
+            f'<details open id="source-{c.n}" class="qa-source"><summary><b>[{c.n}]</b> {label}'
             f"{date}</summary><p class=\"qa-passage\">{body}</p>"
-            f"<p class=\"qa-offsets\">{where}, characters {c.start}–{c.end}</p></details>"
+            f"<p class=\"qa-offsets\">{where}, characters {c.start}–{c.end}</p>{copies}</details>"
         )
     return '<div class="qa-sources">' + "".join(blocks) + "</div>"

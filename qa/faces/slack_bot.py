@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.feedback import Rating
-from qa.faces.render import citation_label, printable
+from qa.faces.render import also_published_by, citation_label, printable
 from qa.schema import Answer, validate_question
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,9 @@ def answer_blocks(answer: Answer, feedback_key: str | None) -> list[dict]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}})
         for c in answer.citations[:8]:
             date = f" ({c.published})" if c.published else ""
-            source = f"*[{c.n}]* {escape_mrkdwn(citation_label(c))}{date}: “{escape_mrkdwn(c.quote)}”"
+            copies = also_published_by(c)
+            copies = f" _({escape_mrkdwn(copies)})_" if copies else ""
+            source = f"*[{c.n}]* {escape_mrkdwn(citation_label(c))}{date}{copies}: “{escape_mrkdwn(c.quote)}”"
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(source, CONTEXT_LIMIT)}]})
     if feedback_key:
         blocks.append({"type": "actions", "block_id": "feedback", "elements": [
