@@ -161,6 +161,7 @@ class Ingestor:
         self.store = store
         self.chunker = chunker or Chunker.from_settings(store.encoder.count_tokens, store.settings)
         self._near: NearDuplicates | None = None
+        self._synced = False
 
     def run(self, paths: Iterable[Path | str], prune: bool = False, progress: bool = True, wait: bool = True,
             on_wait: Callable[[str], None] | None = None, harvest: "Harvest | None" = None) -> IngestReport:
@@ -201,7 +202,7 @@ class Ingestor:
         report.errors.extend(found.errors)
         catalog = self.store.catalog
         generation_before = catalog.generation()
-        self._sync_near_duplicates()
+        self._synced = False  # the signatures are loaded when the first new article needs them
         pending = _Pending()
         self._bar = tqdm(desc="embedding", unit="chunk", disable=not progress, leave=False)
         try:
@@ -324,6 +325,9 @@ class Ingestor:
         near = self.near_duplicates
         if near is None:
             return None
+        if not self._synced:
+            self._sync_near_duplicates()
+            self._synced = True
 
         def text_of(article_id: str) -> str | None:
             text = pending.text_of(article_id)

@@ -158,7 +158,7 @@ def _bar(total: int, desc: str, progress: bool):
 def repair_index(store: Store, wait: bool = True, progress: bool = False,
                  on_wait: Callable[[str], None] | None = None) -> CheckReport:
     """Mend everything `check_index` can find, then check again (the returned report is the final state)."""
-    from qa.ingest import Ingestor
+    from qa.ingest import Ingestor, is_remote
 
     with store.writing(wait=wait, on_wait=on_wait, purpose="check --repair"):
         before = check_index(store, deep=False)
@@ -176,16 +176,26 @@ def repair_index(store: Store, wait: bool = True, progress: bool = False,
         embedded, removed = store.reconcile_vectors(progress=progress)
         if embedded:
             done.append(f"re-embedded {embedded} chunk(s)")
+        # A fetched page's rows are written at once: once its vectors are in, it is whole (nothing to fetch).
+        pages = [p for p in store.catalog.pending_sources() if is_remote(p)]
+        for page in pages:
+            store.catalog.finish_source(page)
+        if pages:
+            done.append(f"finished {len(pages)} fetched page(s) left half ingested")
         if removed:
             done.append(f"deleted {removed} vector(s) the catalog does not know")
         store.commit(rebuild_lexical=True)
         done.append("rebuilt BM25 from the catalog and committed")
         after = check_index(store, deep=True, progress=progress)
         after.repaired = done
-        missing_files = [p for p in before.lost_sources if not Path(p).is_file()]
+        missing_files = [p for p in before.lost_sources if not is_remote(p) and not Path(p).is_file()]
         if missing_files:
             after.repaired.append(f"could not re-ingest {len(missing_files)} lost file(s) that no longer exist: "
                                   f"{_sample(missing_files)}")
+        lost_pages = [p for p in before.lost_sources if is_remote(p)]
+        if lost_pages:
+            after.repaired.append(f"{len(lost_pages)} lost page(s) fetched from the web need `qa ingest URL` "
+                                  f"again (repair does not go online): {_sample(lost_pages)}")
         return after
 
 
