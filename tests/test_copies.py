@@ -115,3 +115,15 @@ def test_template_stories_and_the_switch_off(tmp_path: Path):
     off = Engine(make_settings(tmp_path / "off", near_duplicates=False))
     report = off.ingest([wire], progress=False)
     assert report.copies == 0 and off.store.catalog.count_articles() == 2
+
+
+def test_links_are_only_http_and_always_escaped():
+    from qa.faces.render import safe_href
+    from qa.schema import Answer, Citation, Copy
+
+    copy = Copy("https://x.test/a", title="t", url="javascript:alert(1)", site='<img src=x onerror="alert(1)">')
+    citation = Citation(1, "a1", "Title", "2021-05-12", "A quote.", 0, 9, url='https://ok.test/"><script>',
+                        also_published_by=(copy,))
+    page = sources_html(Answer("q", "A quote. [1]", False, citations=[citation]))
+    assert "javascript:" not in page and "<img" not in page and "<script>" not in page
+    assert safe_href("https://ok.test/story") == "https://ok.test/story" and safe_href("data:text/html,x") is None

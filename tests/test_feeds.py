@@ -235,3 +235,40 @@ def test_watch_polls_until_stopped_and_the_cli_rejects_bad_intervals(site, tmp_p
     rounds = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["pages_ingested"] for r in rounds] == [1, 0, 0]
     assert [r["feeds_not_modified"] for r in rounds] == [0, 1, 1]
+
+
+def test_a_hostile_feed_over_http_is_refused_and_nothing_is_read_from_disk(site, web_engine, tmp_path: Path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-TOKEN " * 20)
+    xxe = (f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file://{secret}">]><rss version="2.0">'
+           "<channel><title>t</title><item><guid>1</guid><title>&x;</title><description>&x;</description>"
+           "</item></channel></rss>")
+    feed = site.url("/evil.xml")
+    site.put_page("/evil.xml", xxe, content_type="application/rss+xml")
+    report = web_engine.ingest([feed], progress=False)
+    assert "declares XML entities" in report.errors[0].reason and report.errors[0].path == feed
+    assert web_engine.store.catalog.count_articles() == 0
+
+
+def test_an_item_without_a_link_keeps_the_feeds_own_text(site, web_engine):
+    text = " ".join(PARAGRAPHS["bridge"])
+    feed = site.url("/nolink.xml")
+    site.put_page("/nolink.xml", '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
+                  f"<guid isPermaLink=\"false\">only-text</guid><title>Bridge</title><description>{text}</description></item>"
+                  "</channel></rss>", content_type="application/rss+xml")
+    report = web_engine.ingest([feed], progress=False)
+    assert report.errors == [] and report.pages_ingested == 1
+    assert cited(web_engine, "How long will the bridge inspection take?", "six weeks")
+
+
+def test_repair_finishes_a_half_ingested_page(site, web_engine):
+    url = put(site, "harbour")
+    web_engine.ingest([url], progress=False)
+    store = web_engine.store
+    with store.catalog._transaction() as db:  # as if killed after its rows, before its vectors
+        db.execute("UPDATE sources SET state = 'pending' WHERE path = ?", (url,))
+    store.vectors.delete(sorted(store.vectors.all_ids()))
+    assert not web_engine.check().ok
+    repaired = web_engine.repair()
+    assert repaired.ok and any("fetched page" in line for line in repaired.repaired), repaired.repaired
+    assert cited(web_engine, "How many ships waited offshore during the closure?", "forty ships")

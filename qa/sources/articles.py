@@ -753,9 +753,11 @@ def looks_like_feed(data: bytes) -> bool:
     return bool(re.search(rb"<(rss|feed|rdf:rdf)[\s>]", head))
 
 
-def feed_entries(path: Path | str, data: bytes) -> list[FeedEntry]:
+def feed_entries(path: Path | str, data: bytes, base_url: str | None = None) -> list[FeedEntry]:
     """The items of an RSS/Atom document (refused if it declares XML entities). ArticleError when it is
-    not a feed or has no items."""
+    not a feed or has no items. `base_url`: where a fetched feed came from (relative links resolve
+    against it); an item's link is kept only when it is an http(s) URL (an RSS guid that is no URL is
+    not a link)."""
     import feedparser
 
     if _bom_encoding(data) is not None:  # feedparser reads UTF-16 only when the declaration says so
@@ -766,7 +768,8 @@ def feed_entries(path: Path | str, data: bytes) -> list[FeedEntry]:
     # A stream, never the bytes themselves: feedparser tries bytes as a file *name* first (a feed whose
     # content is "/etc/passwd" would be read from there).
     try:
-        feed = feedparser.parse(io.BytesIO(data))
+        headers = {"content-location": base_url} if base_url else None
+        feed = feedparser.parse(io.BytesIO(data), response_headers=headers)
     except (UnicodeError, LookupError) as exc:  # feedparser trips on a garbled encoding="..." declaration
         reason = f"not a valid RSS/Atom feed (unreadable encoding declaration: {_brief(exc)})"
         raise ArticleError(path, reason) from exc
@@ -781,7 +784,7 @@ def feed_entries(path: Path | str, data: bytes) -> list[FeedEntry]:
         raw = content[0].get("value", "") if content else entry.get("summary", "")
         entries.append(FeedEntry(
             guid=_text_or_none(entry.get("id")),
-            link=_text_or_none(entry.get("link")),
+            link=link if (link := _text_or_none(entry.get("link"))) and re.match(r"(?i)https?://", link) else None,
             title=_text_or_none(html.unescape(_text_or_none(entry.get("title")) or "")),
             published=_entry_date(entry),
             author=_text_or_none(entry.get("author")),

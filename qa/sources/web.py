@@ -235,7 +235,7 @@ def page_article(response: Response) -> Article:
 
 def feed_items(response: Response) -> list[FeedEntry]:
     try:
-        return feed_entries(response.url, response.body)
+        return feed_entries(response.url, response.body, base_url=response.final_url)
     except ArticleError as exc:
         raise FetchError(response.url, exc.reason) from None
 
