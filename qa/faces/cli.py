@@ -70,8 +70,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
     engine = _engine()
     stop = threading.Event()
 
-    def finish(signum, frame):  # the round under way ends cleanly (or, if killed, is finished next time)
+    def finish(signum, frame):  # the poll under way ends cleanly (if killed, the next run finishes it)
+        if stop.is_set():
+            raise KeyboardInterrupt
         stop.set()
+        _say("stopping after this poll (Ctrl-C again to stop at once; the next run finishes its work)")
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, finish)
