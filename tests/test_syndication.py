@@ -14,7 +14,8 @@ from datasketch import MinHash
 
 from conftest import EXAMPLES, ROOT
 from qa.sources.syndication import (
-    DEFAULT_THRESHOLD, MAX_WORDS, MIN_WORDS, SHINGLE_SIZE, Match, NearDuplicates, jaccard, words,
+    DEFAULT_THRESHOLD, MAX_NEW_KEY_SHARE, MAX_WORDS, MIN_WORDS, SHINGLE_SIZE, Match, NearDuplicates, jaccard,
+    key_tokens, new_key_share, words,
 )
 
 BLINKEN_ASHKENAZI = (EXAMPLES / "000_8e03b75251222fb2.txt").read_text(encoding="utf-8").strip()
@@ -345,3 +346,82 @@ def test_candidates_lists_lsh_hits_with_estimates(index):
     found = detector.candidates(texts["abbas"], exclude="abbas")  # one id as a string, not its characters
     assert "abbas" not in [key for key, _ in found]
     assert detector.candidates(texts["abbas"])[0] == ("abbas", 1.0)
+
+
+# -- one template, other names or numbers: other stories ----------------------------------------------------
+
+# Written for these tests: a generated weekly report, one per town (only the town and the week change).
+TOWN_REPORT = """In {town}, the council opened a new library in week {week}. The building had been closed for
+repairs since the spring, and residents of {town} had been borrowing books from a mobile van parked outside
+the town hall.
+
+The council also voted on the budget for the coming year. Members approved the plan after a long debate
+about road repairs, school buses and the cost of heating public buildings during the winter months. A
+proposal to raise parking fees in the centre of {town} was put off until the next meeting.
+
+Police in {town} reported a quiet week. The next council meeting will be held on Tuesday evening at the
+town hall and streamed on the {town} council website."""
+
+# ...and a weekly figures report where only the numbers change.
+CLAIMS_REPORT = """The number of Americans filing new claims for unemployment benefits fell by {d1} to {claims} last
+week, the Labor Department said on Thursday. Economists polled by Reuters had forecast {forecast} claims for
+the latest week.
+
+The four-week moving average, considered a better measure of labor market trends as it irons out
+week-to-week volatility, rose by {d2} to {average}. The number of people receiving benefits after an
+initial week of aid, a proxy for hiring, increased by {d3} to {continuing} during the week ending June {day},
+the claims report showed. The unemployment rate stood at {rate} percent."""
+
+
+def _template_index(text: str) -> tuple[NearDuplicates, dict[str, str]]:
+    detector = NearDuplicates()
+    detector.add("stored", detector.signature(text))
+    return detector, {"stored": text}
+
+
+def test_template_instance_for_another_town_is_not_a_copy():
+    arlen = TOWN_REPORT.format(town="Arlen", week=0)
+    detector, texts = _template_index(arlen)
+    for other in (TOWN_REPORT.format(town="Brisk", week=0), TOWN_REPORT.format(town="Port Ellis", week=7)):
+        # the shingles alone say "copy"; the names say "another story"
+        assert jaccard(NearDuplicates.shingles(other), NearDuplicates.shingles(arlen)) >= DEFAULT_THRESHOLD
+        assert new_key_share(other, arlen) > MAX_NEW_KEY_SHARE
+        assert detector.match(other, text_of=texts.get) is None
+    # the same town's report is still a copy, with a dateline and other line breaks too
+    again = "ARLEN (Local Wire) - " + textwrap.fill(arlen.replace("\n\n", " "), 70)
+    assert detector.match(again, text_of=texts.get).article_id == "stored"
+
+
+def test_template_instance_with_other_numbers_only_is_not_a_copy():
+    week1 = CLAIMS_REPORT.format(d1="9,000", claims="229,000", forecast="235,000", d2="2,250", average="226,500",
+                                 d3="25,000", continuing="1.82 million", day=3, rate="3.9")
+    week2 = CLAIMS_REPORT.format(d1="13,000", claims="216,000", forecast="230,000", d2="1,750", average="224,750",
+                                 d3="12,000", continuing="1.79 million", day=10, rate="3.7")
+    detector, texts = _template_index(week1)
+    assert jaccard(NearDuplicates.shingles(week2), NearDuplicates.shingles(week1)) >= DEFAULT_THRESHOLD
+    assert set(key_tokens(week2)) - set(key_tokens(week1)) <= {"13,000", "216,000", "230,000", "1,750",
+                                                              "224,750", "12,000", "1.79", "10", "3.7"}
+    assert new_key_share(week2, week1) > MAX_NEW_KEY_SHARE
+    assert detector.match(week2, text_of=texts.get) is None
+    assert detector.match(week1, text_of=texts.get) == Match("stored", 1.0)
+
+
+def test_wire_copy_with_dateline_and_credit_line_still_matches(index):
+    detector, texts = index
+    copy = ("WASHINGTON, May 12 (Reuters) - " + substitute_words(texts["abbas"], 40)
+            + "\n\n(Reporting by Humeyra Pamuk and Simon Lewis; Editing by Mary Milliken)")
+    assert 0 < new_key_share(copy, texts["abbas"]) <= MAX_NEW_KEY_SHARE  # the dateline and credits are new
+    found = detector.match(copy, text_of=texts.get)
+    assert found is not None and found.article_id == "abbas" and found.similarity >= DEFAULT_THRESHOLD
+
+
+def test_new_key_share_counts_names_and_numbers_with_repeats():
+    assert key_tokens("In Arlen, 40 people met on 12/05 in 2021; costs rose 3.5% to $1,000.") == {
+        "In": 1, "Arlen": 1, "40": 1, "12/05": 1, "2021": 1, "3.5": 1, "1,000": 1}
+    assert key_tokens("no names or numbers here") == {}
+    assert new_key_share("no names here at all", "Arlen") == 0.0  # nothing to compare: no evidence
+    assert new_key_share(BLINKEN_ABBAS, BLINKEN_ABBAS) == 0.0
+    assert new_key_share("Arlen and Arlen and Brisk", "Arlen") == pytest.approx(2 / 3)  # a 2nd Arlen is new
+    assert new_key_share("Arlen", "Arlen and Brisk and 40") == 0.0  # only the copy's own names count
+    assert new_key_share("Brisk won 3-1", "Arlen won 2-0") == 1.0
+    assert new_key_share("arlen is lower case", "Arlen") == 0.0  # only capitalised words are names
