@@ -66,7 +66,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.sources import syndication  # noqa: E402
 from qa.sources.syndication import (  # noqa: E402
-    MIN_WORDS, SHINGLE_SIZE, NearDuplicates, _shingles_of, jaccard, new_key_share, words,
+    MIN_WORDS, SHINGLE_SIZE, NearDuplicates, _shingles_of, jaccard, key_difference, new_key_share, words,
 )
 
 SQUAD_DIR = ROOT.parent / "shared" / "bench" / "squad-v2-dev"
@@ -524,9 +524,9 @@ def guard_effect(detector: NearDuplicates, queries: list[dict], text: dict[str, 
                      "template_false_positives": sum(got is not None for q, got in outcomes
                                                      if q["kind"] == "template"),
                      "meets_targets": row["precision"] >= TARGETS["precision"] and row["recall"] >= TARGETS["recall"]})
-    positives = [new_key_share(q["text"], text[q["expected"]]) for q in queries if q["expected"] is not None]
-    templates = [new_key_share(q["text"], text[q["pair"]]) for q in queries if q["kind"] == "template"]
-    by_template = {name: _quantiles([new_key_share(q["text"], text[q["pair"]]) for q in queries
+    positives = [key_difference(q["text"], text[q["expected"]]) for q in queries if q["expected"] is not None]
+    templates = [key_difference(q["text"], text[q["pair"]]) for q in queries if q["kind"] == "template"]
+    by_template = {name: _quantiles([key_difference(q["text"], text[q["pair"]]) for q in queries
                                      if q.get("template") == name]) for name in TEMPLATES}
     return {"max_new_key_share": syndication.MAX_NEW_KEY_SHARE, "off": rows[0], "sweep": rows[1:],
             "new_key_share": {"positives": _quantiles(positives), "template": _quantiles(templates),
