@@ -93,14 +93,18 @@ class Harvester:
     def _validators(self, url: str, response: Response, kind: str, status: str = "ok") -> RemoteState:
         return RemoteState(url, kind, response.etag, response.last_modified, time.time(), status)
 
+    @staticmethod
+    def _unreadable(url: str, kind: str, error: FetchError, harvest: Harvest) -> None:
+        """Fetched but not readable: reported, and fetched in full next time (no validators kept)."""
+        harvest.errors.append(error)
+        harvest.remote.append(RemoteState(url, kind, None, None, time.time(), error.reason))
+
     def _page(self, url: str, response: Response, harvest: Harvest) -> None:
         harvest.pages_fetched += 1
         try:
             article = page_article(response)
         except FetchError as exc:
-            harvest.errors.append(exc)
-            harvest.remote.append(RemoteState(url, RemoteKind.PAGE, None, None, time.time(), exc.reason))
-            return
+            return self._unreadable(url, RemoteKind.PAGE, exc, harvest)
         harvest.documents.append(Document(url, [article]))
         harvest.remote.append(self._validators(url, response, RemoteKind.PAGE))
 
@@ -109,9 +113,7 @@ class Harvester:
         try:
             entries = feed_items(response)
         except FetchError as exc:
-            harvest.errors.append(exc)
-            harvest.remote.append(RemoteState(url, RemoteKind.FEED, None, None, time.time(), exc.reason))
-            return
+            return self._unreadable(url, RemoteKind.FEED, exc, harvest)
         known = self.catalog.feed_items(url)
         todo: list[FeedEntry] = []
         current: dict[str, FeedEntry] = {}

@@ -304,29 +304,27 @@ class Catalog:
         rows = self._conn.execute("SELECT path FROM source_articles WHERE article_id = ? ORDER BY path", (article_id,))
         return [r[0] for r in rows]
 
+    def _rows_for(self, sql: str, ids: Sequence[str]) -> Iterator[tuple]:
+        """Rows of `sql` (whose `{marks}` stands for the id placeholders) for every id, in batches that
+        stay under SQLite's bound-parameter limit."""
+        ids = list(dict.fromkeys(ids))
+        for i in range(0, len(ids), 900):
+            batch = ids[i : i + 900]
+            yield from self._conn.execute(sql.format(marks=",".join("?" * len(batch))), batch).fetchall()
+
     def copies_of(self, article_ids: Sequence[str]) -> dict[str, list[Copy]]:
         """The syndicated copies recorded for each article (most similar first)."""
         result: dict[str, list[Copy]] = {}
-        ids = list(dict.fromkeys(article_ids))
-        for i in range(0, len(ids), 900):
-            batch = ids[i : i + 900]
-            rows = self._conn.execute(
-                f"SELECT article_id, path, title, url, site, published, similarity FROM copies "
-                f"WHERE article_id IN ({','.join('?' * len(batch))}) ORDER BY similarity DESC, path", batch)
-            for article_id, path, title, url, site, published, similarity in rows:
-                result.setdefault(article_id, []).append(Copy(path, title, url, site, published, similarity))
+        rows = self._rows_for("SELECT article_id, path, title, url, site, published, similarity FROM copies "
+                              "WHERE article_id IN ({marks}) ORDER BY similarity DESC, path", article_ids)
+        for article_id, path, title, url, site, published, similarity in rows:
+            result.setdefault(article_id, []).append(Copy(path, title, url, site, published, similarity))
         return result
 
     def links(self, article_ids: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
         """(url, site) of each article."""
-        ids = list(dict.fromkeys(article_ids))
-        result = {}
-        for i in range(0, len(ids), 900):
-            batch = ids[i : i + 900]
-            rows = self._conn.execute(
-                f"SELECT id, url, site FROM articles WHERE id IN ({','.join('?' * len(batch))})", batch)
-            result.update({aid: (url, site) for aid, url, site in rows})
-        return result
+        rows = self._rows_for("SELECT id, url, site FROM articles WHERE id IN ({marks})", article_ids)
+        return {aid: (url, site) for aid, url, site in rows}
 
     def signature_ids(self) -> set[str]:
         return {r[0] for r in self._conn.execute("SELECT article_id FROM signatures")}
@@ -336,22 +334,8 @@ class Catalog:
         if article_ids is None:
             yield from self._conn.execute("SELECT article_id, minhash FROM signatures")
             return
-        ids = list(article_ids)
-        for i in range(0, len(ids), 900):
-            batch = ids[i : i + 900]
-            yield from self._conn.execute(
-                f"SELECT article_id, minhash FROM signatures WHERE article_id IN ({','.join('?' * len(batch))})",
-                batch).fetchall()
-
-    def article_texts(self, article_ids: Sequence[str]) -> dict[str, str]:
-        ids = list(dict.fromkeys(article_ids))
-        result = {}
-        for i in range(0, len(ids), 900):
-            batch = ids[i : i + 900]
-            rows = self._conn.execute(
-                f"SELECT id, text FROM articles WHERE id IN ({','.join('?' * len(batch))})", batch)
-            result.update(dict(rows.fetchall()))
-        return result
+        yield from self._rows_for("SELECT article_id, minhash FROM signatures WHERE article_id IN ({marks})",
+                                  article_ids)
 
     def has_article(self, article_id: str) -> bool:
         return self._conn.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is not None
