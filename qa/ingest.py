@@ -188,6 +188,7 @@ class Ingestor:
         near = self.near_duplicates
         if near is None:
             return
+        self.store.catalog.drop_orphan_signatures()
         stored = self.store.catalog.signature_ids()
         for article_id in near.ids() - stored:
             near.remove(article_id)
@@ -329,11 +330,13 @@ class Ingestor:
             self._sync_near_duplicates()
             self._synced = True
 
-        def text_of(article_id: str) -> str | None:
+        def text_of(article_id: str) -> str:
+            """Always a text: a candidate is verified on its words, never on its signature alone (an
+            article gone since its signature was loaded has none, and matches nothing)."""
             text = pending.text_of(article_id)
             if text is None:
                 stored = self.store.catalog.article(article_id)
-                text = stored.text if stored else None
+                text = stored.text if stored else ""
             return text
 
         match = near.match(article.text, text_of=text_of, exclude=exclude)

@@ -327,7 +327,14 @@ class Catalog:
         return {aid: (url, site) for aid, url, site in rows}
 
     def signature_ids(self) -> set[str]:
-        return {r[0] for r in self._conn.execute("SELECT article_id FROM signatures")}
+        """Articles that have a signature (a signature whose article is gone does not count)."""
+        return {r[0] for r in self._conn.execute(
+            "SELECT s.article_id FROM signatures s JOIN articles a ON a.id = s.article_id")}
+
+    def drop_orphan_signatures(self) -> int:
+        """Forget the signatures of articles no longer stored (a damaged or hand-edited catalog)."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM signatures WHERE article_id NOT IN (SELECT id FROM articles)").rowcount
 
     def signatures(self, article_ids: Sequence[str] | None = None) -> Iterator[tuple[str, bytes]]:
         """(article id, MinHash signature) of the given articles (all when None) that have one."""
