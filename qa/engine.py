@@ -1,7 +1,6 @@
 """The one Engine every interface calls: store + retriever + answerer, built once, models loaded lazily."""
 from __future__ import annotations
 
-import re
 import threading
 import time
 from pathlib import Path
@@ -22,7 +21,6 @@ if TYPE_CHECKING:  # imported lazily: `qa ingest` of unchanged files should not 
 
 
 Turn = dict  # {"role": "user" | "assistant", "content": str}
-_FOLLOW_UP = re.compile(r"\b(he|she|they|it|him|her|them|his|their|its|that|this|those|these|there|then)\b", re.I)
 
 
 def abstention_text(question: str) -> str:
@@ -30,17 +28,11 @@ def abstention_text(question: str) -> str:
 
 
 def retrieval_query(question: str, history: Sequence[Turn] | None) -> str:
-    """A follow-up ("what did he tweet after that call?") is searched together with the previous
-    question and answer, which hold what its pronouns refer to."""
-    if not history or not _FOLLOW_UP.search(question):
-        return question
-    context = []
-    for turn in reversed(history):
-        if turn.get("content"):
-            context.append(str(turn["content"]))
-        if turn.get("role") == "user":
-            break
-    return " ".join([question, *reversed(context)])
+    """What a question is searched (and read) as: a follow-up ("Who did he speak with?") made standalone
+    from the entities of the user's earlier turns (qa/followup.py); any other question as asked."""
+    from qa.followup import standalone_query
+
+    return standalone_query(question, history)
 
 
 class Engine:
@@ -287,7 +279,7 @@ class Engine:
     def _compose(self, state: dict) -> Answer:
         started = time.perf_counter()
         question, passages = state["question"], state["passages"]
-        draft = self.answerer.draft(question, passages, self.store.lexical())
+        draft = self.answerer.draft(state["query"], passages, self.store.lexical())
         short = None
         if draft.abstained:
             text, cited = abstention_text(question), []
@@ -309,4 +301,5 @@ class Engine:
             timings_ms=timings,
             confidence=draft.probability,
             short_answer=short,
+            query=state["query"],
         )

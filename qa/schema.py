@@ -204,10 +204,12 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     confidence: float | None = None  # calibrated probability that the articles answer the question
     short_answer: str | None = None  # minimal span of a cited quote answering a factoid question
+    query: str | None = None  # what was searched: the question, or a follow-up made standalone
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
+            "query": self.query if self.query is not None else self.question,
             "answer": self.text,
             "short_answer": self.short_answer,
             "abstained": self.abstained,
