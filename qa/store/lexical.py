@@ -932,19 +932,73 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+# Irregular verbs: a question's "speak" is the article's "spoke" (the stemmer cannot see it). Base, past,
+# participle; a question term matches a text holding any form of its verb.
+_IRREGULAR_VERBS = """
+arise arose arisen; be was were been; bear bore born borne; beat beat beaten; become became; begin began begun;
+bend bent; bet bet; bid bid; bind bound; bite bit bitten; bleed bled; blow blew blown; break broke broken;
+breed bred; bring brought; build built; burn burnt; buy bought; catch caught; choose chose chosen; come came;
+cost cost; creep crept; cut cut; deal dealt; dig dug; do did done; draw drew drawn; dream dreamt; drink drank
+drunk; drive drove driven; eat ate eaten; fall fell fallen; feed fed; feel felt; fight fought; find found;
+flee fled; fly flew flown; forbid forbade forbidden; forget forgot forgotten; forgive forgave forgiven; freeze
+froze frozen; get got gotten; give gave given; go went gone; grow grew grown; hang hung; have had; hear heard;
+hide hid hidden; hit hit; hold held; hurt hurt; keep kept; know knew known; lay laid; lead led; leave left;
+lend lent; let let; lie lay lain; lose lost; make made; mean meant; meet met; pay paid; put put; quit quit;
+read read; ride rode ridden; ring rang rung; rise rose risen; run ran; say said; see saw seen; seek sought;
+sell sold; send sent; set set; shake shook shaken; shoot shot; show showed shown; shut shut; sing sang sung;
+sink sank sunk; sit sat; sleep slept; slide slid; speak spoke spoken; spend spent; spread spread; stand stood;
+steal stole stolen; stick stuck; strike struck; swear swore sworn; sweep swept; swim swam swum; take took
+taken; teach taught; tear tore torn; tell told; think thought; throw threw thrown; understand understood;
+wake woke woken; wear wore worn; win won; withdraw withdrew withdrawn; write wrote written
+"""
+
+
+def _verb_forms() -> dict[str, frozenset[str]]:
+    forms: dict[str, frozenset[str]] = {}
+    for entry in _IRREGULAR_VERBS.replace("\n", " ").split(";"):
+        words = entry.split()
+        stems = frozenset(_stem(w) for w in words if w not in STOPWORDS)
+        for stem in stems:
+            forms[stem] = forms.get(stem, frozenset()) | stems
+    return forms
+
+
+_VERB_FORMS: dict[str, frozenset[str]] | None = None
+
+
+def term_forms(term: str) -> frozenset[str]:
+    """The stems a question term matches in a text: itself, and every form of an irregular verb."""
+    global _VERB_FORMS
+    if _VERB_FORMS is None:
+        _VERB_FORMS = _verb_forms()
+    return _VERB_FORMS.get(term, frozenset((term,)))
+
+
 class QuestionTerms:
-    """A question's content terms with IDF weights, to measure how much of it a text covers."""
+    """A question's content terms with IDF weights, to measure how much of it a text covers. A term is
+    found in a text holding any of its forms (an irregular verb's past: "speak" / "spoke")."""
 
     def __init__(self, question: str, lexical: "LexicalIndex"):
         self.terms = list(dict.fromkeys(tokenize(question)))
-        self.weights = {t: lexical.idf(t) for t in self.terms}
+        self.forms = {t: term_forms(t) for t in self.terms}
+        self.weights = {t: self._weight(t, lexical) for t in self.terms}
         self.total = sum(self.weights.values()) or 1.0
+
+    def _weight(self, term: str, lexical: "LexicalIndex") -> float:
+        """Its IDF; for a verb, that of its most common form in the corpus (the one a text will hold)."""
+        known = [f for f in self.forms[term] if lexical.doc_freq.get(f)] if len(self.forms[term]) > 1 else ()
+        return min(lexical.idf(f) for f in known) if known else lexical.idf(term)
+
+    def _in(self, term: str, terms: set[str]) -> bool:
+        forms = self.forms[term]
+        return term in terms if len(forms) == 1 else not forms.isdisjoint(terms)
 
     def coverage(self, own: set[str], context: set[str] = frozenset(), context_discount: float = 0.5) -> float:
         """IDF-weighted share of the terms in `own`; terms found only in `context` count at a discount."""
-        covered = sum(w if t in own else context_discount * w if t in context else 0.0 for t, w in self.weights.items())
+        covered = sum(w if self._in(t, own) else context_discount * w if self._in(t, context) else 0.0
+                      for t, w in self.weights.items())
         return covered / self.total
 
     def known_share(self, lexical: "LexicalIndex") -> float:
-        """IDF-weighted share of the terms that occur anywhere in the corpus."""
-        return sum(w for t, w in self.weights.items() if lexical.doc_freq.get(t)) / self.total
+        """IDF-weighted share of the terms that occur anywhere in the corpus (in any of their forms)."""
+        return sum(w for t, w in self.weights.items() if any(lexical.doc_freq.get(f) for f in self.forms[t])) / self.total
