@@ -95,3 +95,21 @@ def test_chain_is_a_runnable_that_takes_history(sample_engine):
     assert any("tweeted Blinken" in c.quote for c in follow_up.citations), follow_up.text
     batch = chain.batch(["What did Sullivan convey?", "What is the population of Gaza?"])
     assert [a.abstained for a in batch] == [False, True]
+
+
+def test_list_questions_cover_each_item_once_across_articles(sample_engine):
+    from qa.answer.extractive import is_list_question
+
+    assert is_list_question("Who all did Blinken speak with?") and is_list_question("Which places did he visit?")
+    assert not is_list_question("What did Israelis and Palestinians deserve?")
+    assert not is_list_question("How many ships waited?")
+    answer = sample_engine.ask("Who all did Blinken speak with?")
+    text = answer.text
+    assert all(name in text for name in ("Abbas", "Netanyahu", "Ashkenazi"))
+    assert len({c.article_id for c in answer.citations}) == 2  # both articles
+    assert text.count("Ashkenazi") == 1  # each item once: no second sentence about the same call
+
+
+def test_a_further_sentence_must_add_something(sample_engine):
+    answer = sample_engine.ask("What did Sullivan convey?")
+    assert len(answer.citations) == 2  # both things he conveyed, nothing restating them

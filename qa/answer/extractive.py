@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 
 from qa.answer.abstention import AbstentionFeatures, AbstentionModel
+from qa.followup import entities
 from qa.store.lexical import LexicalIndex, QuestionTerms, sentence_terms, tokenize
 from qa.schema import Passage
 
@@ -16,6 +17,29 @@ CONTEXT_DISCOUNT = 0.5  # a question term found only in the title or the previou
 KEEP_RATIO = 0.6  # further sentences must score at least this share of the best one...
 COVERAGE_SLACK = 0.3  # ...and cover the question nearly as well (each adds a part, not a digression)
 MAX_SENTENCES = 3
+NEW_TERMS = 0.3  # a further sentence must bring at least this share of words not already quoted
+# List questions ("Which officials...?", "Who all...?"): more room, and each sentence must bring a new item.
+LIST_KEEP_RATIO, LIST_BUDGET, LIST_MAX_SENTENCES = 0.45, 1.5, 5
+_LIST_CUE = re.compile(r"\bwho all\b|\bwhat all\b|\bboth\b|\b(?:name|list) (?:all|the|every)\b|\bwho (?:are|were) the\b|"
+                       r"\bwhat (?:are|were) the\b|\ball (?:the )?[a-z]+s\b", re.I)
+_PLURAL_WH = re.compile(r"\b(?:which|what)\s+(?!(?:did|does|do|is|are|was|were|will|would|can|could|should|has|"
+                        r"have|had|about)\b)(?:[A-Za-z-]+\s+){0,2}?([a-z]{3,}s)\b", re.I)
+_NOT_PLURAL = {"does", "was", "has", "this", "his", "its", "hers", "ours", "yours", "theirs", "always", "perhaps",
+               "news", "series", "species", "is", "us", "thus", "less", "unless", "across", "whereas", "various",
+               "famous", "serious", "previous", "obvious", "politics", "economics", "status", "analysis", "crisis",
+               "basis", "process", "address", "success", "access", "business", "progress", "congress", "campus"}
+_PEOPLE_QUESTION = re.compile(r"\bwho(?:m)?\b|\b(?:officials|ministers|leaders|people|politicians|presidents|players|"
+                              r"members|diplomats|advis[oe]rs|spokes(?:men|women|people)|executives|candidates|"
+                              r"lawmakers|senators|judges|victims|suspects|authors|artists|scientists)\b", re.I)
+_PLACE_OR_BODY = {"mount", "bank", "strip", "street", "city", "river", "sea", "square", "house", "department",
+                  "authority", "states", "kingdom", "republic", "union", "party", "ministry", "council", "court",
+                  "office", "agency", "army", "forces", "university", "county", "island", "islands", "valley",
+                  "airport", "station", "bridge", "road", "park", "center", "centre", "hospital", "church", "times",
+                  "news", "post", "press", "group", "company", "inc", "ltd", "corporation", "bureau", "committee"}
+# Words of a title or an office: "Foreign Minister Gabi Ashkenazi" and "Ashkenazi" are one item.
+_TITLE_WORDS = {"president", "minister", "secretary", "prime", "foreign", "deputy", "assistant", "national",
+                "security", "advisor", "adviser", "chairman", "chair", "state", "us", "u.s", "mr", "mrs", "ms", "dr",
+                "general", "senator", "governor", "mayor", "chief", "spokesman", "spokeswoman", "the", "of"}
 
 
 @dataclass
@@ -91,23 +115,83 @@ class ExtractiveAnswerer:
         probability = self.abstention.probability(features)
         if probability < self.threshold:
             return Draft([], scored, features, probability, True)
-        return Draft(self._select(scored), scored, features, probability, False)
+        return Draft(self._select(scored, question), scored, features, probability, False)
 
-    def _select(self, scored: list[ScoredSentence]) -> list[ScoredSentence]:
-        """The best sentence, plus close runners-up while they fit the word budget."""
+    def _select(self, scored: list[ScoredSentence], question: str = "") -> list[ScoredSentence]:
+        """The best sentence, plus close runners-up while they fit the word budget, each adding something:
+        for a question that asks for several things (a list question), each further sentence must bring an
+        item (a name) no chosen sentence holds; for any other, new words, not a restatement."""
+        listing = is_list_question(question)
+        keep, budget, most = (LIST_KEEP_RATIO, int(self.max_words * LIST_BUDGET), LIST_MAX_SENTENCES) if listing \
+            else (KEEP_RATIO, self.max_words, MAX_SENTENCES)
+        people = listing and bool(_PEOPLE_QUESTION.search(question))
+        asked = _item_words(" ".join(entities(question)))
         chosen = [scored[0]]
+        covered = asked | _items(scored[0].text, people)
+        seen_terms = set(tokenize(scored[0].text))
         words = len(scored[0].text.split())
-        for candidate in scored[1:]:
-            if len(chosen) >= MAX_SENTENCES or candidate.score < KEEP_RATIO * scored[0].score:
+        candidates = scored[1:]
+        if listing:  # items often sit in different articles: each article's best sentence is weighed first
+            firsts, seen_articles = [], {scored[0].passage.article_id}
+            for candidate in candidates:
+                if candidate.passage.article_id not in seen_articles:
+                    firsts.append(candidate)
+                    seen_articles.add(candidate.passage.article_id)
+            candidates = firsts + [c for c in candidates if c not in firsts]
+        for candidate in candidates:
+            if len(chosen) >= most:
                 break
+            if candidate.score < keep * scored[0].score:
+                continue
             if candidate.coverage < scored[0].coverage - COVERAGE_SLACK - 1e-9:
                 continue
             size = len(candidate.text.split())
-            if words + size > self.max_words:
+            if words + size > budget:
                 continue
+            items = _items(candidate.text, people)
+            terms = set(tokenize(candidate.text))
+            if listing and not items - covered:
+                continue  # no new item
+            if not listing and len(terms - seen_terms) < NEW_TERMS * max(1, len(terms)):
+                continue  # says again what is already said
             chosen.append(candidate)
+            covered |= items
+            seen_terms |= terms
             words += size
         first_rank = {}
         for s in chosen:
             first_rank.setdefault(s.passage.article_id, s.passage.rank)
         return sorted(chosen, key=lambda s: (first_rank[s.passage.article_id], s.passage.chunk.section.value, s.start))
+
+
+def is_list_question(question: str) -> bool:
+    """Does the question ask for several things ("Which officials...", "Who all...", "both", "all the...")?"""
+    if _LIST_CUE.search(question):
+        return True
+    match = _PLURAL_WH.search(question)
+    if not match:
+        return False
+    word = match.group(1).lower()
+    return word not in _NOT_PLURAL and not word.endswith(("ss", "us", "is", "ous"))
+
+
+def _items(text: str, people: bool) -> set[str]:
+    """The words naming the items a sentence brings: for a question about people, only names that look
+    like people's (a title with a name, or a name of two or three words without a place's or body's word)."""
+    found = entities(text)
+    if people:
+        found = [e for e in found if _looks_like_person(e)]
+    return _item_words(" ".join(found))
+
+
+def _looks_like_person(name: str) -> bool:
+    words = name.lower().split()
+    if any(w in _PLACE_OR_BODY for w in words):
+        return False
+    titled = any(w in _TITLE_WORDS for w in words) and any(w not in _TITLE_WORDS for w in words)
+    return titled or 2 <= len(words) <= 3
+
+
+def _item_words(text: str) -> set[str]:
+    """The words that name items (names without their titles), lower case."""
+    return {w for w in re.findall(r"[\w'’-]+", text.lower()) if w not in _TITLE_WORDS and len(w) > 1}
