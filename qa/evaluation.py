@@ -105,10 +105,11 @@ def score_question(gold: GoldQuestion, answer: Answer, names: ArticleNames, cata
             hit_rank = rank
             break
     text = "" if answer.abstained else answer.text
+    found = [contains(text, a) for a in gold.answers]
     if gold.answer_mode is AnswerMode.ALL:
-        recall = float(all(contains(text, a) for a in gold.answers)) if gold.answers else 0.0
+        recall = float(all(found)) if gold.answers else 0.0
     else:
-        recall = float(any(contains(text, a) for a in gold.answers))
+        recall = float(any(found))
     short = answer.short_answer or ""
     correct_citations = sum(
         1 for c in answer.citations
@@ -117,6 +118,7 @@ def score_question(gold: GoldQuestion, answer: Answer, names: ArticleNames, cata
     return {
         "id": gold.id,
         "question": gold.question,
+        "query": answer.query,
         "type": gold.group,
         "answerable": gold.answerable,
         "gold_answers": gold.answers,
@@ -126,6 +128,8 @@ def score_question(gold: GoldQuestion, answer: Answer, names: ArticleNames, cata
         "confidence": answer.confidence,
         "hit_rank": hit_rank if gold.answerable else None,
         "answer_recall": recall if gold.answerable else None,
+        # For questions that ask for several items (answer_mode "all"): the share of them the answer holds.
+        "items_found": sum(found) / len(found) if gold.answerable and gold.answer_mode is AnswerMode.ALL else None,
         "exact_match": exact_match(short, gold.answers) if gold.answerable else None,
         "f1": token_f1(short, gold.answers) if gold.answerable else None,
         "citations": len(answer.citations),
@@ -154,6 +158,13 @@ def summarize(rows: list[dict], k: int = 10) -> dict[str, Any]:
         metrics["answer_recall"] = _mean(r["answer_recall"] for r in answerable)
         metrics["exact_match"] = _mean(r["exact_match"] for r in answerable)
         metrics["f1"] = _mean(r["f1"] for r in answerable)
+        # The bold short answer is shown only when it is likely right: how often, and how right when shown.
+        answered = [r for r in answerable if not r["abstained"]]
+        shown = [r for r in answered if r["short_answer"]]
+        metrics["short_answer_shown"] = round(len(shown) / len(answered), 4) if answered else None
+        metrics["shown_exact_match"] = _mean(r["exact_match"] for r in shown)
+        metrics["shown_f1"] = _mean(r["f1"] for r in shown)
+        metrics["items_found"] = _mean(r["items_found"] for r in answerable)
         cited = sum(r["citations"] for r in answerable)
         metrics["citation_precision"] = round(sum(r["correct_citations"] for r in answerable) / cited, 4) if cited else None
         metrics["wrongful_abstention"] = _mean(float(r["abstained"]) for r in answerable)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 import io
 import json
 from pathlib import Path
@@ -56,8 +57,9 @@ def markdown(report: EvalReport) -> str:
 
 
 def _md_cell(text: str) -> str:
-    # Gold files and articles are untrusted: no raw HTML or table breaks in the rendered markdown.
-    return html.escape(str(text)).replace("|", "\\|").replace("\n", " ")
+    """Gold files and articles are untrusted: no raw HTML or table breaks in the rendered markdown, yet the
+    text reads as written (Markdown's own backslash escapes, not HTML entities such as don&#x27;t)."""
+    return re.sub(r"([\\<>|`*_\[\]])", r"\\\1", str(text)).replace("\r", " ").replace("\n", " ")
 
 
 def _png(figure) -> str:

@@ -108,3 +108,11 @@ def test_qa_eval_on_the_shipped_gold_questions_meets_its_bounds(tmp_path: Path):
 
     failing = _run_eval(tmp_path, "--fail-under", "hit@1=1.01")
     assert failing.returncode == 1 and "FAIL: hit@1" in failing.stderr
+
+
+def test_markdown_report_shows_text_as_written_and_never_raw_html():
+    from qa.report import _md_cell
+
+    cell = _md_cell("The articles don't say \"why\" <script>alert(1)</script> a|b")
+    assert "don't" in cell and '"why"' in cell and "&#x27;" not in cell and "&quot;" not in cell
+    assert "<script>" not in cell and "\\<script\\>" in cell and "a\\|b" in cell
