@@ -160,11 +160,11 @@ def summarize(rows: list[dict], k: int = 10) -> dict[str, Any]:
         metrics["f1"] = _mean(r["f1"] for r in answerable)
         # The bold short answer is shown only when it is likely right: how often, and how right when shown.
         answered = [r for r in answerable if not r["abstained"]]
-        shown = [r for r in answered if r["short_answer"]]
+        shown = [r for r in answered if r.get("short_answer")]
         metrics["short_answer_shown"] = round(len(shown) / len(answered), 4) if answered else None
         metrics["shown_exact_match"] = _mean(r["exact_match"] for r in shown)
         metrics["shown_f1"] = _mean(r["f1"] for r in shown)
-        metrics["items_found"] = _mean(r["items_found"] for r in answerable)
+        metrics["items_found"] = _mean(r.get("items_found") for r in answerable)
         cited = sum(r["citations"] for r in answerable)
         metrics["citation_precision"] = round(sum(r["correct_citations"] for r in answerable) / cited, 4) if cited else None
         metrics["wrongful_abstention"] = _mean(float(r["abstained"]) for r in answerable)

@@ -96,11 +96,14 @@ def test_qa_eval_on_the_shipped_gold_questions_meets_its_bounds(tmp_path: Path):
     result = _run_eval(tmp_path, "--fail-under", *bounds)
     assert result.returncode == 0, result.stdout + result.stderr
     overall = json.loads(result.stdout)
-    assert overall["nonverbatim_citations"] == 0 and overall["questions"] == 22
+    assert overall["nonverbatim_citations"] == 0 and overall["questions"] == 34
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert {"dialogue", "unanswerable", "fact", "multi-article"} <= set(report["by_type"])
+    assert {"dialogue", "unanswerable", "fact", "multi-article", "list"} <= set(report["by_type"])
+    assert report["by_type"]["list"]["items_found"] == 1.0  # every item of every list question
     rows = {r["id"]: r for r in report["rows"]}
     assert rows["dialogue-tweet#2"]["answer_recall"] == 1.0  # the follow-up used the conversation
+    assert rows["dialogue-sullivan#2"]["query"] == "Who did Sullivan speak with?"
+    assert all(r["answer_recall"] == 1.0 for r in report["rows"] if r["type"] == "dialogue")
     assert rows["none-gaza-population"]["abstained"] is True
     html = (tmp_path / "out" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 4 and "<script" not in html
