@@ -56,6 +56,8 @@ def test_json_api_returns_the_cli_answer_object(server):
         {"role": "user", "content": "Who did Blinken speak with on Wednesday night?"},
         {"role": "assistant", "content": "Blinken spoke on Wednesday night with Mahmoud Abbas. [1]"}]})
     assert any("tweeted Blinken" in c["quote"] for c in follow["citations"])
+    assert follow["query"] == "What did Blinken tweet after that call?"  # the user's turn, not the bot's
+    assert all({"url", "site", "also_published_by"} <= set(c) for c in follow["citations"])
     schema = json.loads(urllib.request.urlopen(f"{url}/openapi.json").read())
     assert "/api/ask" in schema["paths"] and "AnswerOut" in schema["components"]["schemas"]
     with pytest.raises(urllib.error.HTTPError) as info:

@@ -188,6 +188,18 @@ class AskRequest(BaseModel):
         return [_plain_text(source, "sources") for source in value]
 
 
+class CopyOut(BaseModel):
+    """A syndicated copy of the cited article: the same story from another source, stored once."""
+
+    source: str
+    title: str | None
+    url: str | None
+    site: str | None
+    published: str | None
+    similarity: float
+    publisher: str
+
+
 class CitationOut(BaseModel):
     n: int
     article_id: str
@@ -198,6 +210,9 @@ class CitationOut(BaseModel):
     end: int
     section: str
     source: str | None
+    url: str | None = None
+    site: str | None = None
+    also_published_by: list[CopyOut] = Field(default_factory=list)
 
 
 class PassageOut(BaseModel):
@@ -215,6 +230,8 @@ class PassageOut(BaseModel):
 
 class AnswerOut(BaseModel):
     question: str
+    query: str = Field(description="What was searched: the question, or a follow-up made standalone from the "
+                                    "user's earlier turns in `history`.")
     answer: str
     short_answer: str | None
     abstained: bool
