@@ -288,7 +288,7 @@ class Engine:
             citations.check(cited, self.store.catalog)
             cited = citations.with_sources(cited, self.store.catalog)
             best_first = sorted(draft.sentences, key=lambda s: -s.score)
-            short = short_answer.extract(question, [s.text for s in best_first])
+            short = short_answer.extract(question, [s.text for s in best_first], **short_answer.inputs(best_first, draft.probability))
         timings = state["timings"]
         timings["answer"] = (time.perf_counter() - started) * 1000
         timings["total"] = sum(timings.values())

@@ -1,16 +1,40 @@
-"""The short answer: the minimal span of a cited quote that answers a factoid question.
+"""The short answer: the minimal span of a cited quote that answers a factoid question, or none.
 
-Rules, not a model: the question's wh-phrase gives the expected answer type (person, date, number,
-place, other thing, or an explanation, which gets none); candidate spans of the matching shape are
-taken verbatim from the quote and the one nearest the question's own words wins."""
+Rules propose, a calibrated model disposes:
+
+- the question's wh-phrase gives the expected answer type (person, date, number, place, other thing, or an
+  explanation, which gets none) and, for "which/what X", its head noun X;
+- candidates are verbatim spans of the cited quotes (best first) of at most six words that neither start
+  nor end with a stopword, a word of the question, or a discourse word ("Earlier", "However"); dates,
+  numbers and capitalised names are recognised, and a name's leading titles ("Prime Minister Benjamin
+  Netanyahu", "Palestinian Authority chairman Mahmoud Abbas") are told apart from the person;
+- each candidate is described by scale-free features (does its shape fit the expected type; is it a
+  personal name or an organisation; how close is it to the question's words, before or after them, in
+  an apposition; which words border it; the quote's rank and score; how many candidates compete), and a
+  logistic ranker gives the probability that it is exactly the answer;
+- a logistic gate then judges the ranker's best candidate against its rivals (its probability, the best
+  rival's, how the probability spreads, the question's type, the answer's probability) and the short
+  answer is shown only when the gate's probability reaches the threshold, chosen on held-out questions
+  for a stated exact match and F1 of what is shown. Both models and the threshold are fitted by
+  bench/calibrate_short_answer.py on squad-v2-dev questions outside the bench sample
+  (qa/data/short_answer.json).
+
+Nothing here loads a model but that JSON (read once, lazily); a short answer costs about a millisecond."""
 from __future__ import annotations
 
+import json
+import math
 import re
-from bisect import bisect_left, bisect_right
+import threading
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 
 from qa.store.lexical import STOPWORDS, tokenize
+
+MODEL_PATH = Path(__file__).parent.parent / "data" / "short_answer.json"
+MAX_SENTENCES = 3  # quotes searched, best first
+MAX_WORDS = 6  # words in a candidate
 
 
 class AnswerType(str, Enum):
@@ -19,34 +43,59 @@ class AnswerType(str, Enum):
     NUMBER = "number"
     PLACE = "place"
     THING = "thing"
-    EXPLANATION = "explanation"  # why / how does ... : no short answer
+    EXPLANATION = "explanation"  # why / how does ... / what did X say: no short answer
 
 
 class SpanKind(str, Enum):
     DATE = "date"
     NUMBER = "number"
-    NAME = "name"  # a run of capitalised words
-    PHRASE = "phrase"  # a run of content words
+    NAME = "name"  # capitalised words
+    PHRASE = "phrase"  # other words
 
 
-_TYPE_RULES: list[tuple[re.Pattern, AnswerType]] = [
-    (re.compile(r"^\s*why\b|\bfor what reason\b|\bwhat (is|was|were|are) the (reason|cause|purpose)\b|"
-                r"^\s*how (does|do|did|can|could|is|was|were|are)\b(?!.*\b(many|much)\b)|\bexplain\b", re.I),
-     AnswerType.EXPLANATION),
-    (re.compile(r"^\s*what (did|does|do|will|would|could|should|can)\s+(\w+\s+){1,4}?(say|said|convey|tell|"
-                r"write|tweet|announce|ask|want|mean|argue|claim|think|believe|suggest|propose|promise|"
-                r"state|express|describe|explain|add|call for|urge|warn)\b", re.I), AnswerType.EXPLANATION),
-    (re.compile(r"\b(when|what (year|decade|century|date|day|month|time|period|era)|which (year|decade|century|"
-                r"date|day|month|period|era)|how long ago|since when)\b", re.I), AnswerType.DATE),
-    (re.compile(r"\b(how (many|much|long|far|big|large|old|tall|high|fast|often|wide|deep|heavy)|"
-                r"what (percentage|percent|proportion|number|amount|fraction|share|size|age|population)|"
-                r"which (percentage|number|amount))\b", re.I), AnswerType.NUMBER),
-    (re.compile(r"\b(who|whom|whose)\b", re.I), AnswerType.PERSON),
-    (re.compile(r"\b(where|what (country|city|state|place|region|continent|river|town|location|area|island|"
-                r"province|county|nation|sea|ocean|mountain)|which (country|city|state|place|region|continent|"
-                r"river|town|location|area|island|province|county|nation|sea|ocean|mountain)|"
-                r"in what (country|city|state|region|town|area))\b", re.I), AnswerType.PLACE),
+_PERSON_NOUNS = (r"person|people|man|men|woman|women|leaders?|kings?|queens?|emperors?|presidents?|ministers?|"
+                 r"officials?|politicians?|scientists?|physicists?|chemists?|authors?|writers?|poets?|"
+                 r"philosophers?|composers?|painters?|artists?|architects?|engineers?|inventors?|explorers?|"
+                 r"generals?|commanders?|rulers?|monarchs?|princes?|princesses?|dukes?|popes?|bishops?|"
+                 r"saints?|actors?|actresses?|singers?|players?|coach|coaches|founders?|owners?|directors?|"
+                 r"governors?|mayors?|senators?|judges?|lawyers?|doctors?|professors?|students?|scholars?|"
+                 r"historians?|economists?|mathematicians?|astronomers?|diplomats?|ambassadors?|envoys?|"
+                 r"spokesm[ae]n|spokesperson|advis[eo]rs?|secretar(?:y|ies)|chairm[ae]n|individuals?|"
+                 r"sons?|daughters?|wife|husband|brothers?|sisters?|fathers?|mothers?|heirs?")
+_PLACE_NOUNS = (r"country|countries|city|cities|state|place|places|region|regions|continent|continents|"
+                r"river|rivers|town|towns|location|locations|area|areas|island|islands|province|provinces|"
+                r"county|counties|nation|nations|sea|seas|ocean|oceans|mountains?|village|villages|district|"
+                r"districts|neighbou?rhoods?|capital|port|lake|lakes|valley|desert|borough|suburb|territory|"
+                r"territories|peninsula|street|park|site|building|venue|stadium|airport|bay|coast|border")
+# ("states" alone is a verb as often as a noun: "Which theorem states...")
+_AUX = (r"is|was|are|were|be|been|did|does|do|has|have|had|can|could|will|would|should|may|might|must|"
+        r"shall")
+
+_EXPLANATION_RULES = [
+    re.compile(r"^\s*why\b|\bfor what reason\b|\bwhat (is|was|were|are) the (reason|cause|purpose)\b|"
+               r"^\s*how (does|do|did|can|could|is|was|were|are)\b(?!.*\b(many|much)\b)|\bexplain\b", re.I),
+    re.compile(r"^\s*what (did|does|do|will|would|could|should|can)\s+(\w+\s+){1,4}?(say|said|convey|tell|"
+               r"write|tweet|announce|ask|want|mean|argue|claim|think|believe|suggest|propose|promise|"
+               r"state|express|describe|explain|add|call for|urge|warn)\b", re.I),
 ]
+_NOT_AUX = rf"(?:(?!(?:{_AUX})\b)[\w'’-]+\s+)"
+# Matched at the question's first wh-word ("What is the force called when..." asks what, not when).
+_TYPE_RULES: list[tuple[re.Pattern, AnswerType]] = [
+    (re.compile(r"(when|(what|which) (\w+\s+)?(year|years|decade|century|date|day|month|time|period|era|age)|"
+                r"how long ago|since when)\b", re.I), AnswerType.DATE),
+    (re.compile(r"(how (many|much|long|far|big|large|old|tall|high|fast|often|wide|deep|heavy)|"
+                r"(what|which) (\w+\s+)?(percentage|percent|proportion|number|amount|fraction|share|size|"
+                r"population|temperature|rate|speed|distance|length)|what age)\b", re.I), AnswerType.NUMBER),
+    (re.compile(r"(who|whom|whose)\b", re.I), AnswerType.PERSON),
+    (re.compile(rf"(which|what)\s+{_NOT_AUX}{{0,2}}?({_PERSON_NOUNS})\b", re.I), AnswerType.PERSON),
+    (re.compile(rf"(where|(what|which)\s+{_NOT_AUX}?({_PLACE_NOUNS})\b|(what|which) states\b)", re.I),
+     AnswerType.PLACE),
+]
+_WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.I)
+# "what type of X", "which kind of X": the head is X.
+_HEAD = re.compile(rf"\b(?:what|which)\s+((?:(?!(?:{_AUX})\b)[\w'’-]+\s+){{0,3}}?)(?:(?:{_AUX})\b|$|[?,])", re.I)
+_OF_HEAD = re.compile(r"\b(?:type|types|kind|kinds|sort|sorts|form|forms|name|names|example|examples|part|"
+                      r"class|group)\s+of\s+(?:the\s+|a\s+|an\s+)?([\w'’-]+)", re.I)
 
 _MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
           r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?")
@@ -55,118 +104,198 @@ _DATE_PATTERNS = [
     rf"\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}",
     rf"{_MONTH}\s+\d{{4}}",
     rf"{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?",
-    r"(?:the\s+)?(?:early\s+|late\s+|mid-?)?\d{1,2}(?:st|nd|rd|th)(?:\s+and\s+\d{1,2}(?:st|nd|rd|th))?\s+centur(?:y|ies)"
+    r"(?:(?:early|late|mid-?)\s*)?\d{1,2}(?:st|nd|rd|th)(?:\s+and\s+\d{1,2}(?:st|nd|rd|th))?\s+centur(?:y|ies)"
     r"(?:\s+(?:BC|AD|BCE|CE))?",
-    r"(?:the\s+)?\d{2,4}s",
+    r"\d{2,4}s\b",
     r"\b\d{3,4}\s*(?:BC|AD|BCE|CE)\b",
     r"\b(?:1\d{3}|20\d{2})\b(?:\s*(?:–|-|to|and)\s*(?:1\d{3}|20\d{2}))?",
     r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)(?:\s+(?:morning|afternoon|evening|night))?",
 ]
 _DATE = re.compile("|".join(f"(?:{p})" for p in _DATE_PATTERNS))
-_NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
-                 r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
-                 r"hundred|thousand|dozens?|hundreds|thousands|millions|half|a third|a quarter")
-_NUMBER = re.compile(
-    rf"(?:[$€£¥]\s?)?(?:\d[\d,]*(?:\.\d+)?|\b(?:{_NUMBER_WORDS})\b)"
-    rf"(?:[\s-](?:million|billion|trillion|thousand|hundred|percent|per cent))?%?"
-    rf"(?:\s(?!(?:{'|'.join(sorted(STOPWORDS))})\b)[a-z][a-z-]+)?",  # one unit word: "4,000 men", "12 km"
-    re.I,
+_NUMBER_WORDS = frozenset(
+    """one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen
+    eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand million billion
+    trillion dozen dozens hundreds thousands millions billions half""".split()
 )
-_NAME = re.compile(
-    r"(?:[A-Z][\w'’.-]*|\d+(?:st|nd|rd|th)?)(?:\s+(?:(?:of|the|de|del|da|di|von|van|der|al|bin|and|for|la|le)\s+)*"
-    r"(?:[A-Z][\w'’.-]*))*"
+_SCALE_WORDS = frozenset("hundred thousand million billion trillion percent per cent".split())
+# A word: a number ("4,000", "$1.5", "12%"), an abbreviation ("U.S."), a word with inner hyphens or
+# apostrophes; a possessive "’s" is a word of its own, so that a span can end before it.
+_TOKEN = re.compile(
+    r"[$€£¥]?\d+(?:[.,/]\d+)*(?:%|(?:s|st|nd|rd|th)\b)?|(?:[A-Za-z]\.){2,}|"
+    r"(?:Mr|Mrs|Ms|Dr|St|Rep|Sen|Gov|Gen|Col|Capt|Lt|Sgt|Rev|Prof|Jr|Sr|Mt|Ft)\.|[A-Z]\.(?=\s+[A-Z])|"
+    r"[^\W\d_](?:[\w-]*\w)?(?=['’]s\b)|['’]s\b|[^\W_](?:[\w'’-]*\w)?"
 )
-_WORD = re.compile(r"[\w'’-]+")
-
-
-@dataclass(frozen=True)
-class Span:
-    start: int
-    end: int
-    kind: SpanKind
-
-    def text(self, sentence: str) -> str:
-        return sentence[self.start : self.end]
-
-
-def answer_type(question: str) -> AnswerType:
-    for pattern, kind in _TYPE_RULES:
-        if pattern.search(question):
-            return kind
-    return AnswerType.THING
-
-
-# How well each span shape fits each question type (a bonus added to the span's score).
-_FIT: dict[AnswerType, dict[SpanKind, float]] = {
-    AnswerType.DATE: {SpanKind.DATE: 0.6, SpanKind.NUMBER: -0.6, SpanKind.NAME: -1.0, SpanKind.PHRASE: -1.0},
-    AnswerType.NUMBER: {SpanKind.NUMBER: 0.6, SpanKind.DATE: -0.6, SpanKind.NAME: -1.0, SpanKind.PHRASE: -1.0},
-    AnswerType.PERSON: {SpanKind.NAME: 0.6, SpanKind.PHRASE: -1.0},
-    AnswerType.PLACE: {SpanKind.NAME: 0.6, SpanKind.PHRASE: -1.0},
-    AnswerType.THING: {SpanKind.NAME: 0.6, SpanKind.PHRASE: 0.0, SpanKind.NUMBER: 0.0, SpanKind.DATE: 0.0},
-}
+_BREAK = re.compile(r"[,;:()\[\]\"“”‘—–]|'\s|\s'|\.\s|\.$")
+# Sentence-opening adverbs and discourse words: never (part of) an answer's edge.
+_DISCOURSE = frozenset(
+    """earlier later however meanwhile also moreover furthermore nevertheless nonetheless instead thus therefore hence
+    still yet then now today yesterday tonight recently previously subsequently additionally finally firstly
+    secondly initially eventually currently originally ultimately overall indeed besides otherwise accordingly
+    consequently similarly likewise namely specifically notably particularly especially generally usually typically
+    often sometimes according although though whereas since because after before during when where if unless
+    until once afterwards afterward soon shortly already alternatively conversely rather perhaps maybe certainly
+    clearly obviously apparently reportedly allegedly further lastly next thereafter there here so well yes""".split()
+)
 # Words that are rarely an answer on their own: connectives, hedges, and naming verbs ("is called X").
 _WEAK = frozenset(
     """thus instead however therefore also often usually generally later first certain various several including
     like although though even still yet well called known named termed referred considered described regarded
     became become include includes included used using based such whereas while since already another others
-    main major many much most new other same several small large""".split()
+    main major many much most new other same several small large said says say added""".split()
 )
-# After these, what follows is typically the thing named: "is called X", "known as X", "renamed to X".
-PHRASE_BONUS = 0.2
-_CUES = frozenset("called named termed known as is was are were include includes including to became".split())
-
-
-
-_ROLE_WORDS = frozenset(
-    """chairman chairwoman president minister secretary spokesman spokeswoman spokesperson advisor adviser director
-    leader king queen emperor general senator governor mayor ceo founder author professor dr mr mrs ms sir pope saint
-    lord prince princess duke chief commander captain coach manager editor judge ambassador envoy inventor
-    architect composer painter poet writer scientist son daughter wife husband brother sister father mother""".split()
+_TITLES = frozenset(
+    """mr mrs ms miss dr prof professor sir dame lord lady king queen emperor empress prince princess duke duchess
+    earl count baron pope saint st bishop archbishop cardinal rev reverend father brother sister president
+    vice prime minister secretary deputy assistant undersecretary under foreign chief state affairs national
+    security advisor adviser chairman chairwoman chair spokesman spokeswoman spokesperson general attorney speaker
+    senator sen representative rep ambassador envoy chancellor premier governor gov mayor commander admiral
+    marshal colonel col captain capt lieutenant lt sergeant sgt major judge justice sultan caliph khan shah tsar
+    czar emir sheikh director ceo chairperson leader head defense defence interior finance health labor labour
+    us u.s uk u.k eu un special""".split()
 )
+# Words that may open a number: "over 60 percent", "until 1796", "up to 100".
+_APPROX = frozenset("""over about under until up only nearly almost around approximately roughly more less fewer
+    at least some just by before after since""".split())
 _ORG_WORDS = frozenset(
     """authority department ministry university college council party union organization organisation agency
     committee court bank company corporation inc group office states nations forces army navy church school
-    institute association federation parliament government commission league club society""".split()
+    institute association federation parliament government commission league club society house senate congress
+    administration board bureau foundation trust corps service services times post press news network team
+    academy museum hospital""".split()
 )
+_LOCATIVE = frozenset("in at from near into across throughout within to toward towards outside inside around".split())
+_CUES = frozenset("called named termed known as include includes including became become".split())
+_COPULA = frozenset("is was are were be been being became becomes".split())
+_PERSON_HEAD = re.compile(rf"^(?:{_PERSON_NOUNS})$", re.I)
+_PLACE_HEAD = re.compile(rf"^(?:{_PLACE_NOUNS})$", re.I)
 
 
-def candidate_spans(sentence: str) -> list[Span]:
-    spans = [Span(m.start(), m.end(), SpanKind.DATE) for m in _DATE.finditer(sentence)]
-    taken = [(s.start, s.end) for s in spans]
+@dataclass(frozen=True)
+class Profile:
+    """What the question asks for."""
 
-    def free(start: int, end: int) -> bool:
-        return all(end <= a or start >= b for a, b in taken)
-
-    for m in _NUMBER.finditer(sentence):
-        text = m.group(0).rstrip()
-        is_number = any(ch.isdigit() for ch in text) or re.match(rf"(?i)\b(?:{_NUMBER_WORDS})\b", text)
-        if is_number and free(m.start(), m.start() + len(text)):
-            spans.append(Span(m.start(), m.start() + len(text), SpanKind.NUMBER))
-    for m in _NAME.finditer(sentence):
-        text = m.group(0)
-        end = m.end()
-        if text.endswith(".") and len(text.rsplit(None, 1)[-1]) > 4:  # a sentence's full stop, not "U.S."
-            text, end = text[:-1], end - 1
-        if text.lower() in STOPWORDS or not any(ch.isupper() for ch in text) or not free(m.start(), end):
-            continue
-        spans.append(Span(m.start(), end, SpanKind.NAME))
-    # Runs of content words (at most four), for "what"/"which" questions about things.
-    words = [(m.start(), m.end(), m.group(0).lower()) for m in _WORD.finditer(sentence)]
-    run: list[tuple[int, int, str]] = []
-    for word in words + [(len(sentence), len(sentence), "the")]:
-        between = sentence[run[-1][1] : word[0]] if run else ""
-        if word[2] in STOPWORDS or (run and between.strip()):
-            if run:
-                for size in range(1, min(4, len(run)) + 1):
-                    for i in range(len(run) - size + 1):
-                        spans.append(Span(run[i][0], run[i + size - 1][1], SpanKind.PHRASE))
-            run = [] if word[2] in STOPWORDS else [word]
-        else:
-            run.append(word)
-    return spans
+    kind: AnswerType
+    terms: frozenset[str]  # its stemmed content words
+    head: str | None  # the head noun of "which/what X", stemmed
+    wh: str  # what, which, who, when, where, how, other
+    # Where the answer should sit among the question's words found in the quote: 0 before them all
+    # ("Who developed X?" ← "Y developed X"), 1 after them ("What did X develop?", "X is called what?").
+    expected_before: float | None
 
 
-def _matches(word: str, question_terms: set[str]) -> bool:
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    sentence: int  # rank of its quote, best first
+    start: int  # character offsets into that quote
+    end: int
+    kind: SpanKind
+    features: tuple[float, ...]
+
+
+def answer_type(question: str) -> AnswerType:
+    if any(p.search(question) for p in _EXPLANATION_RULES):
+        return AnswerType.EXPLANATION
+    wh = _WH.search(question)
+    if wh is None:
+        return AnswerType.THING
+    for pattern, kind in _TYPE_RULES:
+        if pattern.match(question, wh.start()):
+            return kind
+    return AnswerType.THING
+
+
+def _wh(question: str) -> str:
+    m = re.search(r"\b(what|which|who|whom|whose|when|where|why|how)\b", question, re.I)
+    word = m.group(1).lower() if m else "other"
+    return "who" if word in ("whom", "whose") else word
+
+
+def _head(question: str) -> str | None:
+    of = _OF_HEAD.search(question)
+    if of:
+        return of.group(1).lower()
+    m = _HEAD.search(question)
+    if m and m.group(1).strip():
+        return m.group(1).split()[-1].lower()
+    return None
+
+
+_ASKS_ROLE = re.compile(r"\s*[Ww]ho\s+(?:is|was|are|were)\s+(?!the\b|a\b|an\b)[A-Z][\w.’'-]*(?:\s+[A-Z][\w.’'-]*)*\s*\??\s*$")
+_OBJECT_AUX = frozenset("did does do can could will would should might may must has have had".split())
+
+
+def _expected_before(question: str) -> float | None:
+    wh = _WH.search(question)
+    if wh is None:
+        return None
+    before = [w for w in _TOKEN.findall(question[: wh.start()]) if w.lower() not in STOPWORDS]
+    after = [w.lower() for w in _TOKEN.findall(question[wh.end() :])]
+    content_after = [w for w in after if w not in STOPWORDS]
+    if len(content_after) <= 1 and before:
+        return 1.0  # "... is called what?", "... in what year?"
+    # Skip the wh-phrase's own noun phrase ("which Roman emperor ..."): up to the first verb-like word.
+    k = 0
+    while k < len(after) and k < 4 and after[k] not in STOPWORDS and not after[k].endswith("ed"):
+        k += 1
+    if k < len(after) and after[k] in _OBJECT_AUX:
+        return 1.0
+    if k < len(after) and after[k] in _COPULA:
+        return None  # "What is the capital of X?": either side
+    return 0.0
+
+
+def profile(question: str) -> Profile:
+    head = _head(question)
+    stems = tokenize(head) if head else []
+    return Profile(answer_type(question), frozenset(tokenize(question)), stems[0] if stems else None, _wh(question),
+                   _expected_before(question))
+
+
+_SHAPES = ("cap", "num", "ed", "ing", "ly", "noun", "adj", "plural", "verb", "other")
+_COMMON_VERBS = frozenset(
+    """include includes included called known made make makes has have had became become becomes proved proves
+    said says uses use used found finds led leads took takes gave gives won wins built builds began begins showed
+    shows named gained introduced produced created established described considered regarded allowed required
+    asserts argued argues claimed claims stated states remains remained continued contains contained consists
+    consisted""".split()
+)
+_NOT_NAMES = _COMMON_VERBS | _DISCOURSE | _WEAK | frozenset(
+    """spoke speaking told telling met meeting wrote writing asked asking tweeted tweeting added adding noted
+    speaks tells meets writes asks adds notes according""".split())
+# Titles that are part of the name by convention ("King Charles III", "Saint Peter"): kept for "who".
+_HEREDITARY = frozenset(
+    """king queen emperor empress pope prince princess duke duchess earl count baron saint st sir dame lord lady
+    sultan caliph khan shah tsar czar emir sheikh""".split()
+)
+_NOUN_SUFFIX = ("tion", "sion", "ment", "ness", "ity", "ism", "ist", "ance", "ence", "ship", "ure", "age", "ogy")
+_ADJ_SUFFIX = ("al", "ic", "ous", "ive", "ful", "less", "able", "ible", "ary", "ish", "ian", "ese", "ern")
+
+
+def _shape(token) -> str:
+    if token.number:
+        return "num"
+    if token.cap:
+        return "cap"
+    low = token.low
+    if low in _COMMON_VERBS:
+        return "verb"
+    if len(low) > 4 and low.endswith("ing"):
+        return "ing"
+    if len(low) > 3 and low.endswith("ed"):
+        return "ed"
+    if len(low) > 4 and low.endswith("ly"):
+        return "ly"
+    if low.endswith(_NOUN_SUFFIX):
+        return "noun"
+    if low.endswith(_ADJ_SUFFIX):
+        return "adj"
+    if len(low) > 3 and low.endswith("s") and not low.endswith("ss"):
+        return "plural"
+    return "other"
+
+
+def _matches(word: str, question_terms: frozenset[str]) -> bool:
     """Same stem, or one a prefix of the other ("Israeli" / "Israel's") for words of 5+ letters."""
     for stem in tokenize(word) + [word.lower()]:
         if stem in question_terms:
@@ -176,88 +305,547 @@ def _matches(word: str, question_terms: set[str]) -> bool:
     return False
 
 
-def _split_on_question_words(span: Span, sentence: str, question_terms: set[str]) -> list[Span]:
-    """'Israeli National Security Advisor Meir Ben Shabbat' asked about the advisor → 'Meir Ben Shabbat'.
-    In a name, what precedes the question's words is a title or first name of what was asked about
-    ('Antony' of 'Antony Blinken'), so only what follows them is kept."""
-    words = list(_WORD.finditer(sentence, span.start, span.end))
-    matched = [i for i, w in enumerate(words) if _matches(w.group(0), question_terms)]
-    if not matched:
-        return [span]
-    if span.kind is SpanKind.NAME:
-        rest = words[matched[-1] + 1 :]
-        return [Span(rest[0].start(), rest[-1].end(), span.kind)] if rest else []
-    pieces, current = [], []
-    for i, word in enumerate(words):
-        if i in matched:
-            if current:
-                pieces.append(current)
-            current = []
-        else:
-            current.append(word)
-    if current:
-        pieces.append(current)
-    return [Span(p[0].start(), p[-1].end(), span.kind) for p in pieces]
+# ---------------------------------------------------------------- features
+_PREV_CLASSES = ("start", "det", "of", "locative", "by", "cue", "copula", "and", "comma", "stop", "title", "content")
+_NEXT_CLASSES = ("end", "comma", "of", "and", "locative", "paren", "copula", "rel", "possessive", "stop", "content")
+BASE_FEATURES: tuple[str, ...] = (
+    "kind_date", "kind_number", "kind_name", "kind_phrase",
+    "fit", "misfit",  # the span's shape is / is not what the question type asks for
+    "typed_exact", "typed_cut",  # it is exactly a recognised date/number/name, or cuts through one
+    "person_name", "org_name", "title_first", "title_before", "has_scale",
+    "n_words", "one_word", "long", "has_digit", "capital_share", "lower_start", "weak_single", "suffix_single",
+    "inner_repeat",  # share of the span's words that are the question's
+    "edge_question", "approx_start",  # it starts or ends with a question word (a name, or the head noun); "over 60"
+    "closeness", "nearby", "adjacent_before", "adjacent_after", "no_question_words", "apposition",
+    "head_next", "head_prev", "sentence_start", "align", "align_known",
+    *(f"prev_{c}" for c in _PREV_CLASSES), *(f"next_{c}" for c in _NEXT_CLASSES),
+    *(f"first_{c}" for c in _SHAPES), *(f"last_{c}" for c in _SHAPES), *(f"after_{c}" for c in _SHAPES),
+    "rank_1", "rank_2", "score_ratio", "coverage", "confidence",
+    "rule", "rule_gap", "rule_best", "fit_count", "fit_alone", "in_other_quote",
+    "nearest_fit",  # of the spans whose shape fits, it is the one nearest the question's words in its quote
+    "edge_in_name", "unit",  # a name holding a question word ("Ralph Woodward" for "Woodward Park"); "400 m"
+)
+TYPED: tuple[AnswerType, ...] = (AnswerType.PERSON, AnswerType.DATE, AnswerType.NUMBER, AnswerType.PLACE,
+                                 AnswerType.THING)
+# One logistic model: every base feature once for all questions and once per question type (the same
+# feature can mean something else for a who- than for a what-question).
+FEATURES: tuple[str, ...] = BASE_FEATURES + tuple(f"{t.value}:{f}" for t in TYPED for f in BASE_FEATURES)
+_N = len(BASE_FEATURES)
+_INDEX = {name: i for i, name in enumerate(BASE_FEATURES)}
+
+# How well each shape fits each question type (a part of the rule score).
+_FIT: dict[AnswerType, dict[SpanKind, float]] = {
+    AnswerType.DATE: {SpanKind.DATE: 1.0, SpanKind.NUMBER: -0.5, SpanKind.NAME: -1.0, SpanKind.PHRASE: -1.0},
+    AnswerType.NUMBER: {SpanKind.NUMBER: 1.0, SpanKind.DATE: -0.5, SpanKind.NAME: -1.0, SpanKind.PHRASE: -1.0},
+    AnswerType.PERSON: {SpanKind.NAME: 1.0, SpanKind.PHRASE: -0.5, SpanKind.DATE: -1.0, SpanKind.NUMBER: -1.0},
+    AnswerType.PLACE: {SpanKind.NAME: 1.0, SpanKind.PHRASE: -0.5, SpanKind.DATE: -1.0, SpanKind.NUMBER: -1.0},
+    AnswerType.THING: {SpanKind.NAME: 0.3, SpanKind.PHRASE: 0.0, SpanKind.NUMBER: -0.2, SpanKind.DATE: -0.2},
+}
 
 
-def extract(question: str, sentences: list[str]) -> str | None:
-    """The best span across the given quotes (best quote first), or None for explanations / no match."""
-    kind = answer_type(question)
-    if kind is AnswerType.EXPLANATION or not sentences:
-        return None
-    question_terms = set(tokenize(question))
-    fit = _FIT[kind]
-    best: tuple[float, str] | None = None
-    for sentence_rank, sentence in enumerate(sentences):
-        words = list(_WORD.finditer(sentence))
-        starts = [w.start() for w in words]
-        matched = [i for i, w in enumerate(words) if _matches(w.group(0), question_terms)]
-        matched_set = set(matched)
-        spans = []
-        for span in candidate_spans(sentence):
-            if span.kind in fit:
-                spans.extend(_split_on_question_words(span, sentence, question_terms)
-                             if span.kind in (SpanKind.NAME, SpanKind.PHRASE) else [span])
-        for span in spans:
-            text = span.text(sentence)
-            terms = tokenize(text)
-            if not terms and span.kind not in (SpanKind.NUMBER, SpanKind.DATE):
+@dataclass
+class _Token:
+    start: int
+    end: int
+    text: str
+    low: str
+    title: bool
+    stop: bool
+    question: bool  # one of the question's words
+    cap: bool
+    number: bool
+    opener: bool = False  # a sentence's or quotation's first word that is a verb or adverb ("Spoke with...")
+
+
+def _tokens(sentence: str, terms: frozenset[str]) -> list[_Token]:
+    out = []
+    for m in _TOKEN.finditer(sentence):
+        text = m.group(0)
+        low = text.lower().replace("’", "'")
+        number = text[0].isdigit() or text[0] in "$€£¥" or low in _NUMBER_WORDS
+        stop = low in STOPWORDS or low == "'s"
+        question = not stop and _matches(text, terms)
+        # A sentence's (or a quotation's) first word is capitalised whatever it is: "Spoke with...",
+        # "Earlier on...".
+        opening = not out or any(ch in sentence[out[-1].end : m.start()] for ch in "“\"‘:")
+        cap = text[0].isupper() and not (opening and low in _NOT_NAMES)
+        out.append(_Token(m.start(), m.end(), text, low, low.rstrip(".") in _TITLES, stop, question, cap, number,
+                          opening and low in _NOT_NAMES))
+    return out
+
+
+def _typed(sentence: str, tokens: list[_Token]) -> tuple[dict[tuple[int, int], SpanKind], list[tuple[int, int]]]:
+    """Recognised spans as token ranges (i, j inclusive): dates, numbers (with their scale word), and
+    names (a name's leading titles give a second, shorter name). Also every name's full range, for 'cuts'."""
+    starts = {t.start: i for i, t in enumerate(tokens)}
+    ends = {t.end: i for i, t in enumerate(tokens)}
+    typed: dict[tuple[int, int], SpanKind] = {}
+    for m in _DATE.finditer(sentence):
+        i, j = starts.get(m.start()), ends.get(m.end())
+        if i is not None and j is not None:
+            typed[(i, j)] = SpanKind.DATE
+    names: list[tuple[int, int]] = []
+    i, n = 0, len(tokens)
+    while i < n:
+        t = tokens[i]
+        if t.number and not t.low in ("half",):
+            j = i
+            while j + 1 < n and (tokens[j + 1].low in _SCALE_WORDS or tokens[j + 1].low == "%") \
+                    and not _BREAK.search(sentence, tokens[j].end, tokens[j + 1].start):
+                j += 1
+            # A range: "50% to 60%", "5,000 to 30,000", "between 1.4 and 5.8".
+            if (j + 2 < n and tokens[j + 1].low in ("to", "and", "-", "or") and tokens[j + 2].number
+                    and not _BREAK.search(sentence, tokens[j].end, tokens[j + 2].start)):
+                k = j + 2
+                while k + 1 < n and tokens[k + 1].low in _SCALE_WORDS:
+                    k += 1
+                typed.setdefault((i, k), SpanKind.NUMBER)
+            if not any(a <= i <= b for a, b in typed):
+                typed.setdefault((i, j), SpanKind.NUMBER)
+                # With its unit: "400 m", "43 million tons", "10 years".
+                if (j + 1 < n and not tokens[j + 1].stop and not tokens[j + 1].number and not tokens[j + 1].cap
+                        and not _BREAK.search(sentence, tokens[j].end, tokens[j + 1].start)
+                        and not tokens[j + 1].low.endswith(("ed", "ing", "ly"))):
+                    typed.setdefault((i, j + 1), SpanKind.NUMBER)
+            i = j + 1
+            continue
+        if t.cap and not t.stop and t.low not in _DISCOURSE:
+            j = i
+            while j + 1 < n:
+                gap_ok = not _BREAK.search(sentence, tokens[j].end, tokens[j + 1].start)
+                if gap_ok and tokens[j + 1].cap and tokens[j + 1].low not in ("i",):
+                    j += 1
+                elif (gap_ok and j + 2 < n and tokens[j + 1].low in ("of", "de", "del", "da", "di", "von", "van",
+                                                                    "der", "al", "bin", "for", "the", "la", "le")
+                      and tokens[j + 2].cap and not _BREAK.search(sentence, tokens[j + 1].end, tokens[j + 2].start)):
+                    j += 2
+                else:
+                    break
+            if not any(a <= i <= b for a, b in typed):
+                names.append((i, j))
+                typed.setdefault((i, j), SpanKind.NAME)
+                # Titles: "US Secretary of State Antony Blinken" → "Antony Blinken".
+                last_title = max((k for k in range(i, j) if tokens[k].title), default=None)
+                if last_title is not None and last_title < j:
+                    rest = tokens[last_title + 1 : j + 1]
+                    if all(r.low not in _ORG_WORDS and not r.title for r in rest) and rest[0].cap:
+                        typed.setdefault((last_title + 1, j), SpanKind.NAME)
+            i = j + 1
+            continue
+        i += 1
+    return typed, names
+
+
+def _prev_class(tokens: list[_Token], i: int, sentence: str) -> str:
+    if i == 0:
+        return "start"
+    gap = sentence[tokens[i - 1].end : tokens[i].start]
+    if "," in gap or ";" in gap or ":" in gap or "(" in gap or "—" in gap:
+        return "comma"
+    low = tokens[i - 1].low
+    if low in ("the", "a", "an"):
+        return "det"
+    if low == "of":
+        return "of"
+    if low in _LOCATIVE:
+        return "locative"
+    if low == "by":
+        return "by"
+    if low in _CUES:
+        return "cue"
+    if low in _COPULA:
+        return "copula"
+    if low in ("and", "or"):
+        return "and"
+    if tokens[i - 1].title:
+        return "title"
+    return "stop" if tokens[i - 1].stop else "content"
+
+
+def _next_class(tokens: list[_Token], j: int, sentence: str) -> str:
+    if j + 1 >= len(tokens):
+        return "end"
+    gap = sentence[tokens[j].end : tokens[j + 1].start]
+    if "(" in gap:
+        return "paren"
+    if "." in gap or "?" in gap or "!" in gap:
+        return "end"
+    if "," in gap or ";" in gap or ":" in gap or "—" in gap:
+        return "comma"
+    low = tokens[j + 1].low
+    if low == "'s":
+        return "possessive"
+    if low == "of":
+        return "of"
+    if low in ("and", "or"):
+        return "and"
+    if low in _LOCATIVE:
+        return "locative"
+    if low in _COPULA:
+        return "copula"
+    if low in ("who", "which", "that", "whose", "whom"):
+        return "rel"
+    return "stop" if tokens[j + 1].stop else "content"
+
+
+def _prefix(flags) -> list[int]:
+    out = [0]
+    for f in flags:
+        out.append(out[-1] + f)
+    return out
+
+
+_PREV_AT = {c: BASE_FEATURES.index(f"prev_{c}") for c in _PREV_CLASSES}
+_NEXT_AT = {c: BASE_FEATURES.index(f"next_{c}") for c in _NEXT_CLASSES}
+_KIND_AT = {k: BASE_FEATURES.index(f"kind_{k.value}") for k in SpanKind}
+_SHAPE_AT = {c: k for k, c in enumerate(_SHAPES)}
+_FIXED = BASE_FEATURES.index("fit")  # the features before the one-hots, in order, start here
+
+
+def candidates(question: str, sentences: list[str], *, scores: list[float] | None = None,
+               coverages: list[float] | None = None, confidence: float | None = None) -> list[Candidate]:
+    """Every candidate span of the first quotes (best first), with its features (BASE_FEATURES order)."""
+    q = profile(question)
+    if q.kind is AnswerType.EXPLANATION or not sentences:
+        return []
+    fit = _FIT[q.kind]
+    is_person_q, is_place_q = q.kind is AnswerType.PERSON, q.kind is AnswerType.PLACE
+    asks_role = bool(_ASKS_ROLE.match(question))  # "Who is Gabi Ashkenazi?": the office is the answer
+    n_terms = max(len(q.terms), 1)
+    best_score = (scores[0] if scores else 0.0) or 1.0
+    conf = confidence if confidence is not None else 0.5
+    raw: list[tuple[int, int, int, SpanKind, list[float], float]] = []  # sentence, start, end, kind, features, rule
+    lowered: list[str] = []
+    fit_kinds = 0
+    for rank, sentence in enumerate(sentences[:MAX_SENTENCES]):
+        tokens = _tokens(sentence, q.terms)
+        n = len(tokens)
+        lowered.append(sentence.lower())
+        if not n:
+            continue
+        typed, _ = _typed(sentence, tokens)
+        qflag = [t.question for t in tokens]
+        fit_kinds += sum(1 for (i, j), kind in typed.items() if fit[kind] > 0.5 and not any(qflag[i : j + 1]))
+        matched = [k for k in range(n) if qflag[k]]
+        score_ratio = (scores[rank] / best_score) if scores and rank < len(scores) else 1.0
+        coverage = coverages[rank] if coverages and rank < len(coverages) else 0.0
+        first_content = next((k for k, t in enumerate(tokens) if not t.stop), 0)
+        # Per-position facts, so that each span costs a handful of lookups.
+        brk = [False] + [bool(_BREAK.search(sentence, tokens[k - 1].end, tokens[k].start)) for k in range(1, n)]
+        in_date = [False] * n
+        starts_inside = [False] * n  # a recognised span begins before this token and covers it
+        ends_inside = [False] * n  # ... covers it and goes on after it
+        for (a, b), kind in typed.items():
+            for k in range(a + 1, b + 1):
+                starts_inside[k] = True
+                if kind is SpanKind.DATE:
+                    in_date[k] = True
+            for k in range(a, b):
+                ends_inside[k] = True
+        q_pre = _prefix(qflag)
+        cap_pre = _prefix([t.cap for t in tokens])
+        capstop_pre = _prefix([t.cap or t.stop for t in tokens])
+        num_pre = _prefix([t.number or t.low in _SCALE_WORDS for t in tokens])
+        stop_pre = _prefix([t.stop for t in tokens])
+        org_pre = _prefix([t.low in _ORG_WORDS for t in tokens])
+        scale_pre = _prefix([t.low in _SCALE_WORDS for t in tokens])
+        digit_pre = _prefix([t.text[0].isdigit() or t.text[0] in "$€£¥" for t in tokens])
+        title_pre = _prefix([t.title for t in tokens])
+        # "Prime Minister Benjamin Netanyahu": for "who", the person, not the office (the name without its
+        # modern titles is a candidate of its own).
+        plain_name_after = {}
+        for (a, b), kind in typed.items():
+            if kind is SpanKind.NAME and a > 0 and tokens[a - 1].title:
+                plain_name_after[b] = min(a, plain_name_after.get(b, a))
+        left = [-1] * n  # nearest question word before k (or at k)
+        last = -1
+        for k in range(n):
+            if qflag[k]:
+                last = k
+            left[k] = last
+        right = [-1] * n
+        last = -1
+        for k in range(n - 1, -1, -1):
+            if qflag[k]:
+                last = k
+            right[k] = last
+        adj_before = [0] * n  # question words in the run of question words and stopwords just before k
+        for k in range(1, n):
+            t = tokens[k - 1]
+            adj_before[k] = (adj_before[k - 1] + t.question) if (t.question or t.stop) else 0
+        adj_after = [0] * n
+        for k in range(n - 2, -1, -1):
+            t = tokens[k + 1]
+            adj_after[k] = (adj_after[k + 1] + t.question) if (t.question or t.stop) else 0
+        prev_c = [_prev_class(tokens, k, sentence) for k in range(n)]
+        next_c = [_next_class(tokens, k, sentence) for k in range(n)]
+        heads = [q.head is not None and q.head in tokenize(t.text) for t in tokens] if q.head else [False] * n
+        shapes = [_SHAPE_AT[_shape(t)] for t in tokens]
+        total_q = q_pre[n]
+        expected = q.expected_before
+        numeric_q = q.kind in (AnswerType.NUMBER, AnswerType.DATE)
+        for i in range(n):
+            ti = tokens[i]
+            approx = (numeric_q and ti.low in _APPROX and not ti.number
+                      and any(t.number for t in tokens[i + 1 : i + 3]))
+            if (ti.stop and not approx) or ti.low in _DISCOURSE or ti.opener:
                 continue
-            repeated = sum(1 for t in terms if t in question_terms) / max(len(terms), 1)
-            if repeated >= 1.0:
-                continue  # the question's own words are not its answer
-            first = bisect_right(starts, span.start) - 1
-            last = max(first, bisect_left(starts, span.end) - 1)
-            if matched:
-                distance = min(first - i if i < first else i - last if i > last else 0 for i in matched)
-                nearby = {t for i in matched if abs(i - first) <= 8 or abs(i - last) <= 8
-                          for t in tokenize(words[i].group(0))} & question_terms
-                closeness = 1.0 / (1.0 + max(distance - 1, 0) / 3) + len(nearby) / max(len(question_terms), 1)
-            else:
-                closeness = 0.0
-            previous_word = words[first - 1].group(0).lower() if first > 0 else ""
-            # Question words right before the span ("...Security Advisor Meir Ben Shabbat") name what it is.
-            adjacent, i = 0, first - 1
-            while i >= 0 and (i in matched_set or words[i].group(0).lower() in STOPWORDS):
-                adjacent += i in matched_set
-                i -= 1
-            span_words = {w.lower() for w in text.split()}
-            single = len(span_words) == 1 and span.kind is SpanKind.PHRASE
-            word = text.lower()
-            score = (
-                closeness
-                - repeated
-                + fit[span.kind]  # how well the shape fits the question type
-                + 0.3 * adjacent / max(len(question_terms), 1)
-                + (0.15 if previous_word in _CUES else 0.0)
-                - (0.5 if single and word in _WEAK else 0.0)
-                - (0.25 if single and (word.endswith("ly") or word.endswith("ing") or word.endswith("ed")) else 0.0)
-                + (0.4 if kind is AnswerType.PERSON and previous_word in _ROLE_WORDS else 0.0)
-                - (0.5 if kind is AnswerType.PERSON and span_words & _ORG_WORDS else 0.0)
-                - 0.15 * sentence_rank
-                - 0.05 * max(0, len(text.split()) - 3)
-                + (PHRASE_BONUS if span.kind is SpanKind.PHRASE and 2 <= len(text.split()) <= 3 else 0.0)
-            )
-            if best is None or score > best[0]:
-                best = (score, text)
-    return best[1].strip(" ,;:") if best else None
+            lt = left[i - 1] if i > 0 else -1
+            title_first = ti.title
+            title_before = i > 0 and tokens[i - 1].title
+            pc = prev_c[i]
+            appos_before = pc == "comma" and i > 0 and qflag[i - 1]
+            for j in range(i, min(n, i + MAX_WORDS)):
+                if j > i and brk[j] and not in_date[j]:
+                    break
+                tj = tokens[j]
+                if tj.stop or tj.low in _DISCOURSE or (approx and j == i):
+                    continue
+                words = j - i + 1
+                kind = typed.get((i, j))
+                exact = kind is not None
+                edge_question = ti.question or tj.question
+                # The question's own words may only border a whole name that holds new words ("Lake
+                # George" for "what lake") or end it as the asked-for head noun ("Jurassic Period").
+                if edge_question and (ti.question and not (kind is SpanKind.NAME and q_pre[j + 1] - q_pre[i] < words)
+                                      or tj.question and not (kind is SpanKind.NAME and q_pre[j + 1] - q_pre[i] < words)
+                                      and not (heads[j] and not ti.question)):
+                    continue
+                if is_person_q and (
+                        (ti.title and ti.low.rstrip(".") not in _HEREDITARY and i < plain_name_after.get(j, -1))
+                        or (title_pre[j + 1] - title_pre[i] == words - (stop_pre[j + 1] - stop_pre[i])
+                            and not asks_role)):
+                    continue  # the office or title, not the person
+                if kind is None:
+                    if num_pre[j + 1] - num_pre[i] == words or (ti.number and tj.number and words <= 4):
+                        kind = SpanKind.NUMBER
+                    elif capstop_pre[j + 1] - capstop_pre[i] == words:
+                        kind = SpanKind.NAME
+                    else:
+                        kind = SpanKind.PHRASE
+                cut = not exact and (starts_inside[i] or ends_inside[j])
+                inner = q_pre[j + 1] - q_pre[i]
+                inner_repeat = inner / words
+                rt = right[j + 1] if j + 1 < n else -1
+                if matched:
+                    distance = min(i - lt if lt >= 0 else 10**6, rt - j if rt >= 0 else 10**6,
+                                   0 if inner else 10**6)
+                    closeness = 1.0 / (1.0 + max(distance - 1, 0) / 3)
+                    lo, hi = max(0, i - 8), min(n, j + 9)
+                    nearby = min(1.0, (q_pre[hi] - q_pre[lo]) / n_terms)
+                else:
+                    closeness = nearby = 0.0
+                before, after = adj_before[i], adj_after[j]
+                nc = next_c[j]
+                apposition = float(appos_before or (nc == "comma" and q_pre[min(n, j + 5)] - q_pre[j + 1] > 0))
+                head_next = float(j + 1 < n and heads[j + 1])
+                head_prev = float(i > 0 and heads[i - 1])
+                is_name = kind is SpanKind.NAME
+                org = is_name and org_pre[j + 1] > org_pre[i]
+                person = (is_name and 2 <= words <= 4 and not org and cap_pre[j + 1] - cap_pre[i] == words
+                          and not title_first and digit_pre[j + 1] == digit_pre[i])
+                single = words == 1
+                weak = single and ti.low in _WEAK
+                shape_fit = fit[kind]
+                rule = (closeness + 0.5 * nearby + shape_fit + 0.3 * before / n_terms + 0.15 * after / n_terms
+                        - inner_repeat + 0.3 * exact - 0.5 * cut
+                        + (0.4 if is_person_q and (person or title_before) else 0.0)
+                        - (0.5 if is_person_q and org else 0.0)
+                        + (0.3 if is_place_q and pc == "locative" else 0.0)
+                        + 0.15 * (pc == "cue") + 0.3 * apposition + 0.3 * (head_next or head_prev)
+                        - 0.5 * weak - 0.15 * rank - 0.05 * max(0, words - 3))
+                n_content = words - (stop_pre[j + 1] - stop_pre[i])
+                f = [0.0] * _FIXED
+                f[_KIND_AT[kind]] = 1.0
+                f += [
+                    max(shape_fit, 0.0), max(-shape_fit, 0.0), float(exact), float(cut), float(person), float(org),
+                    float(title_first), float(title_before), float(scale_pre[j + 1] > scale_pre[i]),
+                    words / MAX_WORDS, float(single), float(words >= 4), float(digit_pre[j + 1] > digit_pre[i]),
+                    (cap_pre[j + 1] - cap_pre[i]) / max(n_content, 1), float(not ti.cap and not ti.number),
+                    float(weak), float(single and ti.low.endswith(("ly", "ing", "ed"))), inner_repeat,
+                    float(edge_question), float(approx),
+                    closeness, nearby, before / n_terms, after / n_terms, float(not matched), apposition,
+                    head_next, head_prev, float(i <= first_content),
+                ]
+                outside = total_q - inner
+                if expected is not None and outside:
+                    f += [1.0 - abs(q_pre[i] / outside - expected), 1.0]
+                else:
+                    f += [0.0, 0.0]
+                base = len(f)
+                f += [0.0] * (len(_PREV_CLASSES) + len(_NEXT_CLASSES) + 3 * len(_SHAPES))
+                f[_PREV_AT[pc]] = 1.0
+                f[_NEXT_AT[nc]] = 1.0
+                base += len(_PREV_CLASSES) + len(_NEXT_CLASSES)
+                f[base + shapes[i]] = 1.0
+                f[base + len(_SHAPES) + shapes[j]] = 1.0
+                if j + 1 < n and not tokens[j + 1].stop and nc == "content":
+                    f[base + 2 * len(_SHAPES) + shapes[j + 1]] = 1.0
+                f += [float(rank == 1), float(rank >= 2), score_ratio, coverage, conf, rule, 0.0, 0.0, 0.0, 0.0, 0.0,
+                      0.0, float(edge_question and kind is SpanKind.NAME),
+                      float(kind is SpanKind.NUMBER and not tj.number and tj.low not in _SCALE_WORDS)]
+                d = (min(i - lt if lt >= 0 else 99, rt - j if rt >= 0 else 99, 0 if inner else 99)
+                     if shape_fit > 0.5 else None)
+                raw.append((rank, ti.start, tj.end, kind, f, rule, d, org, person and not inner))
+    if is_person_q:  # a person named in a quote outranks the organisations named with them
+        with_person = {r[0] for r in raw if r[8]}
+        raw = [r for r in raw if not (r[7] and r[0] in with_person)]
+    if not raw:
+        return []
+    best_rule = max(r[5] for r in raw)
+    count, alone = math.log1p(fit_kinds), float(fit_kinds == 1)
+    gap_at = _INDEX["rule_gap"]
+    nearest_at = _INDEX["nearest_fit"]
+    nearest: dict[int, int] = {}
+    for r in raw:
+        if r[6] is not None:
+            nearest[r[0]] = min(nearest.get(r[0], 99), r[6])
+    out = []
+    for rank, start, end, kind, f, rule, d, _, _ in raw:
+        f[nearest_at] = float(d is not None and d == nearest[rank])
+        text = sentences[rank][start:end]
+        low = text.lower()
+        f[gap_at] = rule - best_rule
+        f[gap_at + 1] = float(rule == best_rule)
+        f[gap_at + 2] = count
+        f[gap_at + 3] = alone
+        f[gap_at + 4] = float(any(low in s for r, s in enumerate(lowered) if r != rank))
+        out.append(Candidate(text, rank, start, end, kind, tuple(f)))
+    return out
+
+
+
+# ---------------------------------------------------------------- the model
+# The gate judges the ranker's best candidate against the rest: its own probability, its best rival
+# that does not overlap it, how the probability mass spreads, how many candidates compete, the quote it
+# comes from, the question's type and the span's kind.
+GATE_FEATURES: tuple[str, ...] = (
+    "logit", "probability", "rival", "lead", "share", "overlap_share", "candidates", "confidence", "sentence_rank",
+    *(f"type_{t.value}" for t in TYPED), *(f"kind_{k.value}" for k in SpanKind), "n_words",
+)
+
+
+@dataclass
+class ShortAnswerModel:
+    weights: list[float]  # the ranker, FEATURES order: P(this candidate is exactly the answer)
+    bias: float
+    gate_weights: list[float]  # the gate, GATE_FEATURES order: P(the best candidate is exactly the answer)
+    gate_bias: float
+    threshold: float  # show the best candidate when the gate's probability >= threshold
+    meta: dict
+
+    def __post_init__(self):
+        if len(self.weights) != len(FEATURES) or len(self.gate_weights) != len(GATE_FEATURES):
+            raise ValueError(f"short-answer model has {len(self.weights)}/{len(self.gate_weights)} weights for "
+                             f"{len(FEATURES)}/{len(GATE_FEATURES)} features")
+        self._shared = self.weights[:_N]
+        self._by_type = {t: self.weights[_N * (k + 1) : _N * (k + 2)] for k, t in enumerate(TYPED)}
+
+    def logit(self, kind: AnswerType, features: tuple[float, ...]) -> float:
+        z = self.bias
+        for x, w, v in zip(features, self._shared, self._by_type[kind]):
+            if x:
+                z += x * (w + v)
+        return z
+
+    def gate(self, features: list[float]) -> float:
+        return _sigmoid(self.gate_bias + sum(w * x for w, x in zip(self.gate_weights, features)))
+
+    def save(self, path: Path = MODEL_PATH) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"features": list(FEATURES), "weights": self.weights, "bias": self.bias,
+                "gate_features": list(GATE_FEATURES), "gate_weights": self.gate_weights, "gate_bias": self.gate_bias,
+                "threshold": self.threshold, "meta": self.meta}
+        path.write_text(json.dumps(data, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> "ShortAnswerModel":
+        data = json.loads(path.read_text())
+        for key, names in (("features", FEATURES), ("gate_features", GATE_FEATURES)):
+            if data.get(key) != list(names):
+                raise ValueError(f"{path}: fitted on {key} {data.get(key)}, the code has {list(names)}; "
+                                 "refit it with bench/calibrate_short_answer.py")
+        return cls(data["weights"], data["bias"], data["gate_weights"], data["gate_bias"], data["threshold"],
+                   data.get("meta", {}))
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+def design_row(kind: AnswerType, features: tuple[float, ...]) -> list[float]:
+    """A candidate's row in FEATURES order: the shared copy, then the copy of its question type."""
+    row = list(features) + [0.0] * (_N * len(TYPED))
+    k = TYPED.index(kind)
+    row[_N * (k + 1) : _N * (k + 2)] = features
+    return row
+
+
+def gate_features(kind: AnswerType, found: list[Candidate], probabilities: list[float],
+                  confidence: float | None) -> tuple[int, list[float]]:
+    """The index of the most probable candidate and the gate's features for it."""
+    b = max(range(len(found)), key=lambda k: (probabilities[k], -found[k].sentence, -(found[k].end - found[k].start)))
+    best_c, p = found[b], probabilities[b]
+    rival, overlap, total = 0.0, 0.0, 0.0
+    for c, q in zip(found, probabilities):
+        total += q
+        if c is best_c:
+            continue
+        if c.sentence == best_c.sentence and c.start < best_c.end and best_c.start < c.end:
+            overlap += q
+        elif q > rival:
+            rival = q
+    total = total or 1.0
+    clipped = min(max(p, 1e-6), 1 - 1e-6)
+    row = [math.log(clipped / (1 - clipped)), p, rival, p - rival, p / total, overlap / total,
+           math.log1p(len(found)), confidence if confidence is not None else 0.5, float(best_c.sentence),
+           *(float(kind is t) for t in TYPED), *(float(best_c.kind is k) for k in SpanKind),
+           float(len(best_c.text.split()))]
+    return b, row
+
+
+_MODEL: ShortAnswerModel | None = None
+_MODEL_LOCK = threading.Lock()
+
+
+def load_model() -> ShortAnswerModel:
+    """qa/data/short_answer.json, read once (a mismatch with the code's features raises)."""
+    global _MODEL
+    if _MODEL is None:
+        with _MODEL_LOCK:
+            if _MODEL is None:
+                _MODEL = ShortAnswerModel.load()
+    return _MODEL
+
+
+def best(question: str, sentences: list[str], *, scores: list[float] | None = None,
+         coverages: list[float] | None = None, confidence: float | None = None,
+         model: ShortAnswerModel | None = None) -> tuple[Candidate, float] | None:
+    """The most probable candidate and the gate's probability that it is exactly right (shown or not)."""
+    kind = answer_type(question)
+    found = candidates(question, sentences, scores=scores, coverages=coverages, confidence=confidence)
+    if not found:
+        return None
+    model = model or load_model()
+    probabilities = [_sigmoid(model.logit(kind, c.features)) for c in found]
+    b, row = gate_features(kind, found, probabilities, confidence)
+    return found[b], model.gate(row)
+
+
+def inputs(scored, confidence: float | None) -> dict:
+    """extract's optional inputs from the answerer's scored sentences (best first) and answer probability."""
+    return {"scores": [s.score for s in scored], "coverages": [s.coverage for s in scored], "confidence": confidence}
+
+
+def extract(question: str, sentences: list[str], *, scores: list[float] | None = None,
+            coverages: list[float] | None = None, confidence: float | None = None,
+            model: ShortAnswerModel | None = None) -> str | None:
+    """The short answer from the given quotes (best quote first) when the gate finds it likely right,
+    else None: explanations, no fitting span, or too little confidence. `scores`/`coverages`: the quotes'
+    sentence scores and question coverage; `confidence`: the answer's probability (all optional)."""
+    model = model or load_model()
+    found = best(question, sentences, scores=scores, coverages=coverages, confidence=confidence, model=model)
+    if found is None:
+        return None
+    candidate, probability = found
+    return candidate.text if probability >= model.threshold else None

@@ -1,0 +1,302 @@
+"""Fit the short-answer model (qa/data/short_answer.json) on squad-v2-dev, and report it on the bench sample.
+
+The engine answers each question once (all 35 articles indexed, `engine_for(None, "squad-all")`); the
+sentences it cites, best first, with their scores, and its answer probability are cached under
+bench/.cache/short_answer/. Every candidate span of those sentences is a row (its features:
+qa/answer/short_answer.py `candidates`), labelled by exact match with a gold answer (SQuAD normalisation).
+A logistic ranker scores the candidates; a logistic gate, fitted on the ranker's out-of-fold scores,
+judges each question's best candidate. The threshold on the gate is the lowest from which on the gate's
+cross-validated probabilities keep the target exact match and F1 of what is shown.
+
+Fitted on answerable questions OUTSIDE the bench sample (`benchmark_sample`); the bench sample's
+answerable questions are only scored by `--report`.
+
+    python bench/calibrate_short_answer.py [--target-em 0.72] [--target-f1 0.81] [--refresh]
+    python bench/calibrate_short_answer.py --report [--before REV]   # JSON: bench sample, before vs after
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import time
+import types
+
+import numpy as np
+
+from common import CACHE_DIR, ROOT, benchmark_sample, emit, engine_for, load_questions
+
+INPUTS_DIR = CACHE_DIR / "short_answer"
+
+
+# ---------------------------------------------------------------- the engine's inputs to extract
+def collect(questions: list[dict], name: str, refresh: bool = False) -> list[dict]:
+    """For each question: what the engine hands `short_answer.extract` (cited sentences best first, their
+    scores and coverages, the answer probability), or abstained. Cached by question id."""
+    path = INPUTS_DIR / f"{name}.jsonl"
+    cached: dict[str, dict] = {}
+    if path.exists() and not refresh:
+        cached = {r["id"]: r for r in map(json.loads, path.open())}
+    todo = [q for q in questions if q["id"] not in cached]
+    if todo:
+        import torch
+        from tqdm import tqdm
+
+        torch.set_num_threads(1)  # on shared cores, more threads make each one-question encode far slower
+
+        engine, _ = engine_for(None, "squad-all", progress=True)
+        answerer = engine.answerer
+        original = answerer.draft
+        seen: list = []
+
+        def draft(*args, **kwargs):
+            result = original(*args, **kwargs)
+            seen.append(result)
+            return result
+
+        answerer.draft = draft
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as out:
+            for q in tqdm(todo, desc=f"engine ({name})"):
+                seen.clear()
+                engine.ask(q["question"], k=10)
+                d = seen[-1]
+                best_first = sorted(d.sentences, key=lambda s: -s.score)
+                row = {
+                    "id": q["id"], "question": q["question"], "answers": q["answers"], "abstained": d.abstained,
+                    "sentences": [s.text for s in best_first], "scores": [s.score for s in best_first],
+                    "coverages": [s.coverage for s in best_first], "confidence": d.probability,
+                }
+                cached[q["id"]] = row
+                out.write(json.dumps(row) + "\n")
+        answerer.draft = original
+    return [cached[q["id"]] for q in questions]
+
+
+def inputs_of(row: dict) -> dict:
+    return {"scores": row["scores"], "coverages": row["coverages"], "confidence": row["confidence"]}
+
+
+# ---------------------------------------------------------------- figures
+def figures(rows: list[dict], shorts: list[str | None]) -> dict:
+    from qa.evaluation import exact_match, token_f1
+
+    answered = [(r, s) for r, s in zip(rows, shorts) if not r["abstained"]]
+    shown = [(r, s) for r, s in answered if s]
+    em = [exact_match(s, r["answers"]) for r, s in shown]
+    f1 = [token_f1(s, r["answers"]) for r, s in shown]
+    n_answered = max(len(answered), 1)
+    return {
+        "answerable_questions": len(rows),
+        "answered": len(answered),
+        "shown": len(shown),
+        "shown_rate": round(len(shown) / n_answered, 4),
+        "shown_exact_match": round(float(np.mean(em)), 4) if em else None,
+        "shown_f1": round(float(np.mean(f1)), 4) if f1 else None,
+        "answered_exact_match": round(sum(em) / n_answered, 4),  # not shown counts as 0
+        "answered_f1": round(sum(f1) / n_answered, 4),
+        "answerable_exact_match": round(sum(em) / max(len(rows), 1), 4),  # abstained counts as 0 too
+        "answerable_f1": round(sum(f1) / max(len(rows), 1), 4),
+    }
+
+
+def module_at(revision: str) -> types.ModuleType:
+    """qa/answer/short_answer.py as it was at a git revision (the "before" of the report)."""
+    source = subprocess.run(["git", "show", f"{revision}:qa/answer/short_answer.py"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout
+    module = types.ModuleType(f"short_answer_{revision}")
+    module.__file__ = str(ROOT / "qa" / "answer" / "short_answer.py")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, f"{revision}:qa/answer/short_answer.py", "exec"), module.__dict__)
+    return module
+
+
+def run_extract(module, rows: list[dict], with_inputs: bool = True) -> tuple[list[str | None], float]:
+    started = time.perf_counter()
+    shorts = []
+    for r in rows:
+        if r["abstained"]:
+            shorts.append(None)
+        elif with_inputs:
+            shorts.append(module.extract(r["question"], r["sentences"], **inputs_of(r)))
+        else:
+            shorts.append(module.extract(r["question"], r["sentences"]))
+    calls = max(sum(not r["abstained"] for r in rows), 1)
+    return shorts, (time.perf_counter() - started) * 1000 / calls
+
+
+def report(args) -> None:
+    from qa.answer import short_answer
+
+    questions = load_questions()
+    bench = [q for q in benchmark_sample(questions) if q["type"] == "answerable"]
+    rows = collect(bench, "bench", args.refresh)
+    model = short_answer.load_model()
+    after, after_ms = run_extract(short_answer, rows)
+    result = {"sample": "bench sample's 1000 answerable questions (benchmark_sample, seed 0), squad-all index",
+              "threshold": model.threshold}
+    if args.before:
+        before, before_ms = run_extract(module_at(args.before), rows, with_inputs=False)
+        result["before"] = figures(rows, before) | {"rev": args.before, "ms_per_call": round(before_ms, 3)}
+    result["after"] = figures(rows, after) | {"ms_per_call": round(after_ms, 3)}
+    # The trade-off at other thresholds, for information only (the threshold is chosen on calibration data).
+    found = [None if r["abstained"] else short_answer.best(r["question"], r["sentences"], **inputs_of(r))
+             for r in rows]
+    result["other_thresholds"] = {
+        str(t): {k: v for k, v in figures(rows, [c.text if c and p >= t else None for c, p in
+                                                  (f or (None, 0.0) for f in found)]).items()
+                 if k in ("shown_rate", "shown_exact_match", "shown_f1", "answered_f1")}
+        for t in (0.5, 0.4, 0.3, 0.2, 0.0)
+    }
+    a = result["after"]
+    result["targets"] = {
+        "shown_exact_match >= 0.70": (a["shown_exact_match"] or 0) >= 0.70,
+        "shown_f1 >= 0.80": (a["shown_f1"] or 0) >= 0.80,
+        "shown_rate >= 0.50": a["shown_rate"] >= 0.50,
+        "answered_f1 >= 0.40": a["answered_f1"] >= 0.40,
+        "ms_per_call < 2": a["ms_per_call"] < 2,
+    }
+    emit(result)
+
+
+# ---------------------------------------------------------------- fitting
+def dataset(rows: list[dict]):
+    """Candidate rows (sparse, FEATURES order), their exact-match label and F1, the question each belongs
+    to, and each question's candidates."""
+    from scipy import sparse
+
+    from qa.answer import short_answer
+    from qa.evaluation import exact_match, token_f1
+
+    n_base = len(short_answer.BASE_FEATURES)
+    data, cols, indptr, em, f1, group, found = [], [], [0], [], [], [], []
+    for g, r in enumerate(rows):
+        kind = short_answer.answer_type(r["question"])
+        cands = short_answer.candidates(r["question"], r["sentences"], **inputs_of(r))
+        found.append(cands)
+        if not cands:
+            continue  # explanations, or nothing of a fitting shape: never shown
+        offset = n_base * (short_answer.TYPED.index(kind) + 1)
+        for candidate in cands:
+            for k, x in enumerate(candidate.features):  # its row: short_answer.design_row, sparse
+                if x:
+                    data += [x, x]
+                    cols += [k, offset + k]
+            indptr.append(len(data))
+            em.append(exact_match(candidate.text, r["answers"]))
+            f1.append(token_f1(candidate.text, r["answers"]))
+            group.append(g)
+    X = sparse.csr_matrix((data, cols, indptr), shape=(len(em), len(short_answer.FEATURES)))
+    return X, np.array(em), np.array(f1), np.array(group, dtype=int), found
+
+
+def gate_dataset(rows, found, probability, em, f1, group):
+    """One row per question with candidates: the gate's features for the ranker's best candidate, whether
+    that candidate is exactly right, and its F1."""
+    from qa.answer import short_answer
+
+    starts = np.searchsorted(group, np.arange(len(rows)))
+    G, y, f, questions = [], [], [], []
+    for g, r in enumerate(rows):
+        if not found[g]:
+            continue
+        s = starts[g]
+        p = list(probability[s : s + len(found[g])])
+        b, row = short_answer.gate_features(short_answer.answer_type(r["question"]), found[g], p, r["confidence"])
+        G.append(row)
+        y.append(em[s + b])
+        f.append(f1[s + b])
+        questions.append(g)
+    return np.array(G), np.array(y), np.array(f), np.array(questions)
+
+
+def fit(args) -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold, KFold
+
+    from qa.answer import short_answer
+
+    questions = load_questions()
+    excluded = {q["id"] for q in benchmark_sample(questions)}
+    pool = [q for q in questions if q["type"] == "answerable" and q["id"] not in excluded]
+    calibration = random.Random(1).sample(pool, min(args.n, len(pool)))
+    rows = collect(calibration, "calibration", args.refresh)
+    rows = [r for r in rows if not r["abstained"]]  # the gate only ever sees answered questions
+    n = len(rows)
+
+    started = time.perf_counter()
+    X, em, f1, group, found = dataset(rows)
+
+    def model():
+        return LogisticRegression(C=args.c, max_iter=3000)
+
+    # The ranker's probabilities out of fold (folds by question): the gate learns from what the ranker
+    # says about questions it was not fitted on.
+    oof = np.zeros(X.shape[0])
+    for train, test in GroupKFold(n_splits=5).split(X, em, group):
+        oof[test] = model().fit(X[train], em[train]).predict_proba(X[test])[:, 1]
+    G, y, gf1, _ = gate_dataset(rows, found, oof, em, f1, group)
+    # The gate's probabilities out of fold: the threshold is chosen on questions the gate never saw.
+    cv_gate = np.zeros(len(y))
+    for train, test in KFold(n_splits=5, shuffle=True, random_state=0).split(G):
+        cv_gate[test] = model().fit(G[train], y[train]).predict_proba(G[test])[:, 1]
+
+    curve = []  # threshold, shown (of the answered), shown EM, shown F1, answered F1 (not shown = 0)
+    for t in np.round(np.arange(0.05, 0.96, 0.01), 2):
+        shown = cv_gate >= t
+        if shown.sum() < 50:
+            break
+        curve.append((float(t), float(shown.sum() / n), float(y[shown].mean()), float(gf1[shown].mean()),
+                      float(gf1[shown].sum() / n)))
+    ok = [c[2] >= args.target_em and c[3] >= args.target_f1 for c in curve]
+    # The lowest threshold from which on every higher one keeps the targets.
+    chosen = next((c for k, c in enumerate(curve) if all(ok[k:])), curve[-1])
+    threshold, shown_rate, shown_em, shown_f1, answered_f1 = chosen
+
+    ranker = model().fit(X, em)
+    gate = model().fit(G, y)
+    meta = {
+        "data": "squad-v2-dev answerable questions outside the bench sample, answered by the squad-all engine "
+                "(bench/calibrate_short_answer.py)",
+        "questions": n,
+        "candidates": int(X.shape[0]),
+        "target_exact_match": args.target_em,
+        "target_f1": args.target_f1,
+        "cv_shown_rate": round(shown_rate, 4),
+        "cv_shown_exact_match": round(shown_em, 4),
+        "cv_shown_f1": round(shown_f1, 4),
+        "cv_answered_f1": round(answered_f1, 4),
+        "cv_best_candidate_exact_match": round(float(y.sum() / n), 4),  # no gate: the ranker's top choice
+        "cv_best_candidate_f1": round(float(gf1.sum() / n), 4),
+        "oracle_exact_match": round(float(np.mean([em[group == g].max() if found[g] else 0.0 for g in range(n)])), 4),
+        "C": args.c,
+        "cv_curve (threshold, shown, shown EM, shown F1, answered F1)": [[round(v, 3) for v in c] for c in curve[::5]],
+    }
+    short_answer.ShortAnswerModel(
+        weights=[round(float(w), 5) for w in ranker.coef_[0]],
+        bias=round(float(ranker.intercept_[0]), 5),
+        gate_weights=[round(float(w), 5) for w in gate.coef_[0]],
+        gate_bias=round(float(gate.intercept_[0]), 5),
+        threshold=threshold,
+        meta=meta,
+    ).save()
+    emit({"threshold": threshold, **meta, "seconds": round(time.perf_counter() - started, 1)})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--report", action="store_true", help="print the bench-sample figures instead of fitting")
+    parser.add_argument("--before", default=None, help="with --report: also score short_answer.py at this git revision")
+    parser.add_argument("--target-em", type=float, default=0.72)
+    parser.add_argument("--target-f1", type=float, default=0.81)
+    parser.add_argument("--n", type=int, default=10000, help="calibration questions (at most all outside the sample)")
+    parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation of the logistic model")
+    parser.add_argument("--refresh", action="store_true", help="ask the engine again instead of using the cache")
+    args = parser.parse_args()
+    report(args) if args.report else fit(args)
+
+
+if __name__ == "__main__":
+    main()
