@@ -5,11 +5,14 @@ and in Slack without restarting anything."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from conftest import ROOT
 from fake_slack import BOT_USER_ID, FakeSlack
@@ -127,3 +130,73 @@ def test_page_and_slack_answer_while_qa_watch_ingests_a_changing_feed(tmp_path: 
         assert len(polls) >= 2 and any("1 not modified" in line for line in polls), polls
         # A poll that found nothing new fetched no page: the feed's 304 was all it cost.
         assert site.count("/local/quillby.html") == 1
+
+
+# ---------------------------------------------------------------- writers at once, kill -9 mid-poll
+
+from test_live_index import KILLER, corpus, env_for, qa  # noqa: E402
+
+WATCH_KILL_POINTS = {
+    "after-rows-before-vectors": dict(module="store.index", owner="Store", name="add_vectors", nth=1, after=False),
+    "after-bm25-before-commit": dict(module="store.index", owner="", name="write_stamp", nth=1, after=False),
+    "before-feed-state": dict(module="sources.feeds", owner="Harvest", name="record", nth=1, after=False),
+}
+
+
+def _feed_of_towns(site: NewsSite, towns: list[str]) -> str:
+    items = []
+    for town in towns:
+        slug = town.lower().replace(" ", "-")
+        link = site.put_article(f"/t/{slug}.html", f"{town} council decision",
+                                page_of(town, f"the {town} glassworks will reopen with ninety jobs"),
+                                published="2025-03-03", site_name="Valley News")
+        items.append(FeedItem(f"id-{slug}", link, f"{town} council decision", "2025-03-03", "Summary."))
+    return site.set_feed("/t/feed.xml", items)
+
+
+def _answers(index: Path, town: str) -> bool:
+    from conftest import make_settings
+    from qa.engine import Engine
+
+    answer = Engine(make_settings(index)).ask(question(town))
+    return not answer.abstained and any(f"{town} glassworks" in c.quote for c in answer.citations)
+
+
+@pytest.mark.parametrize("point", list(WATCH_KILL_POINTS))
+def test_qa_watch_killed_mid_poll_then_the_next_poll_finishes_and_check_passes(tmp_path: Path, point: str):
+    index = tmp_path / "index"
+    with NewsSite() as site:
+        feed = _feed_of_towns(site, ["Quillby", "Sandmere"])
+        assert qa(index, "watch", feed, "--once", "-q").returncode == 0
+        feed = _feed_of_towns(site, ["Quillby", "Sandmere", "Tarnwick", "Ulverby"])
+        killed = subprocess.run([sys.executable, "-c", KILLER.format(**WATCH_KILL_POINTS[point]), "watch", feed,
+                                 "--once", "-q"], env=env_for(index, QA_INGEST_GROUP_CHUNKS="2"), cwd=ROOT,
+                                capture_output=True, text=True, timeout=600)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr
+        assert _answers(index, "Quillby")  # readers answer from the last commit
+        rerun = qa(index, "watch", feed, "--once", "-q")
+        assert rerun.returncode == 0, rerun.stderr
+        check = qa(index, "check")
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert all(_answers(index, town) for town in ["Tarnwick", "Ulverby", "Sandmere"])
+
+
+def test_qa_watch_and_qa_ingest_at_once_take_turns(tmp_path: Path):
+    index = tmp_path / "index"
+    folder = corpus(tmp_path / "c", ["Arlen", "Brisk"])
+    with NewsSite() as site:
+        feed = _feed_of_towns(site, ["Quillby", "Sandmere", "Tarnwick"])
+        env = env_for(index)
+        watch = subprocess.Popen([sys.executable, "-m", "qa.faces.cli", "watch", feed, "--once", "-q"], env=env,
+                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ingest = subprocess.Popen([sys.executable, "-m", "qa.faces.cli", "ingest", "-q", str(folder)], env=env,
+                                  cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        outputs = [p.communicate(timeout=600) for p in (watch, ingest)]
+        assert watch.returncode == 0 and ingest.returncode == 0, outputs
+        assert qa(index, "check").returncode == 0
+        assert all(_answers(index, town) for town in ["Quillby", "Sandmere", "Tarnwick"])
+        from conftest import make_settings
+        from qa.engine import Engine
+        from test_live_index import answers_about
+
+        assert answers_about(Engine(make_settings(index)), "Brisk")
