@@ -13,15 +13,15 @@ from typing import Mapping, Sequence
 
 from qa.store.lexical import STOPWORDS
 
-_WH = {"who", "whom", "whose", "what", "which", "when", "where", "why", "how", "did", "does", "do", "is", "are",
-       "was", "were", "will", "would", "can", "could", "should", "has", "have", "had", "and", "but", "so", "then",
-       "also", "in", "on", "at", "according", "the", "a", "an", "i", "tell", "please", "now"}
 # Words that open a sentence with a capital but name nothing.
 _COMMON = {"earlier", "later", "also", "however", "meanwhile", "before", "after", "tweeting", "according",
            "it", "we", "they", "he", "she", "i", "you", "this", "that", "there",
            "yes", "no", "while", "when", "if", "although", "because", "since", "following", "during", "despite"}
 _QUESTION_START = {"who", "whom", "whose", "what", "which", "when", "where", "why", "how", "did", "does", "do",
                    "is", "are", "was", "were", "will", "would", "can", "could", "should", "has", "have", "had"}
+# Capitalised words that open a question but name nothing.
+_WH = _QUESTION_START | {"and", "but", "so", "then", "also", "in", "on", "at", "according", "the", "a", "an", "i",
+                         "tell", "please", "now"}
 _CALENDAR = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
              "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",
              "today", "yesterday", "tonight"}

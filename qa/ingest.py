@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 from tqdm import tqdm
 
 from qa.sources.articles import SUPPORTED_EXTENSIONS, ArticleError, discover, load_file
+from qa.sources.articles import is_url as is_remote  # a source fetched from the web is named by its URL
 from qa.store.catalog import SourceState
 from qa.chunking import Chunker
 from qa.schema import Article, Chunk
@@ -146,11 +147,6 @@ class _Pending:
         self.size -= len(self.chunks.pop(path, [])) + len(self.copies.pop(path, []))
         for article in self.articles.pop(path, []):
             self.signatures.pop(article.id, None)
-
-
-def is_remote(source: str) -> bool:
-    """A source fetched over HTTP (a page, a feed item) rather than a file."""
-    return source.startswith(("http://", "https://"))
 
 
 class Ingestor:

@@ -51,6 +51,7 @@ class ScoredSentence:
     cosine: float
     coverage: float
     score: float
+    terms: frozenset[str] = frozenset()  # its content terms (cached per chunk by sentence_terms)
 
 
 @dataclass
@@ -98,7 +99,7 @@ class ExtractiveAnswerer:
                 coverage = question_terms.coverage(own, context, CONTEXT_DISCOUNT)
                 score = (COSINE_WEIGHT * cosine_in_context + COVERAGE_WEIGHT * coverage
                          + PASSAGE_WEIGHT * passage.score / best_passage_score)
-                scored.append(ScoredSentence(passage, start, end, text, cosine_in_context, coverage, score))
+                scored.append(ScoredSentence(passage, start, end, text, cosine_in_context, coverage, score, own))
                 previous_terms, previous_cosine = own, cosine
         if not scored:
             return Draft([], [], None, 0.0, True)
@@ -128,7 +129,7 @@ class ExtractiveAnswerer:
         asked = _item_words(" ".join(entities(question)))
         chosen = [scored[0]]
         covered = asked | _items(scored[0].text, people)
-        seen_terms = set(tokenize(scored[0].text))
+        seen_terms = set(scored[0].terms)
         words = len(scored[0].text.split())
         candidates = scored[1:]
         if listing:  # items often sit in different articles: each article's best sentence is weighed first
@@ -149,7 +150,7 @@ class ExtractiveAnswerer:
             if words + size > budget:
                 continue
             items = _items(candidate.text, people)
-            terms = set(tokenize(candidate.text))
+            terms = candidate.terms
             if listing and not items - covered:
                 continue  # no new item
             if not listing and len(terms - seen_terms) < NEW_TERMS * max(1, len(terms)):

@@ -60,6 +60,12 @@ class Discovery:
     errors: list[ArticleError]
 
 
+def is_url(value: object) -> bool:
+    """Something written as a URL (scheme://...): fetched (http, https) or refused by name (ftp, file...),
+    never looked for as a file; a source fetched from the web is named by its URL."""
+    return isinstance(value, str) and bool(re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value.strip()))
+
+
 def discover(paths: Iterable[Path | str]) -> Discovery:
     """Expand folders recursively. Unknown types named explicitly are errors; found in folders, skipped."""
     files: list[Path] = []

@@ -12,6 +12,7 @@ import dataclasses
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Iterable
 
 from qa.schema import Article
@@ -20,7 +21,7 @@ from qa.sources.web import Fetcher, FetchError, Response, feed_items, page_artic
 from qa.store.catalog import Catalog, FeedItemState, ItemState, RemoteState
 
 
-class RemoteKind:
+class RemoteKind(str, Enum):
     FEED = "feed"
     PAGE = "page"
 

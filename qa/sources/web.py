@@ -21,6 +21,7 @@ from qa.sources.articles import (
     _parse_html,
     _valid_unicode,
     feed_entries,
+    is_url,  # noqa: F401  (qa.sources.web.is_url: where URLs are fetched)
     load_file,
     looks_like_feed,
 )
@@ -50,12 +51,6 @@ _PAYWALL = re.compile(
 
 class FetchError(ArticleError):
     """A URL that could not be fetched or read: the message names the URL and the reason."""
-
-
-def is_url(value: object) -> bool:
-    """Something written as a URL (scheme://...): fetched (http, https) or refused by name (ftp, file...),
-    never looked for as a file."""
-    return isinstance(value, str) and bool(re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", value.strip()))
 
 
 @dataclass(frozen=True)
