@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from qa.answer.abstention import AbstentionFeatures, AbstentionModel
+from qa.answer import premise
 from qa.followup import entities
 from qa.store.lexical import LexicalIndex, QuestionTerms, sentence_terms, tokenize
 from qa.schema import Passage
@@ -61,6 +62,8 @@ class Draft:
     features: AbstentionFeatures | None
     probability: float  # P(the articles answer the question)
     abstained: bool
+    missing: list[str] = field(default_factory=list)  # the question's words no top passage holds (premise.missing_terms)
+    note: str | None = None  # premise.premise_note, set when those words lowered the log odds by NOTE_DROP or more
 
 
 class ExtractiveAnswerer:
@@ -106,17 +109,27 @@ class ExtractiveAnswerer:
         scored.sort(key=lambda s: -s.score)
 
         best = scored[0]
+        checked = premise.check(question, top, lexical)
+        k = best.passage.chunk.sentences.index((best.start, best.end))
+        previous = best.passage.chunk.sentence_text(k - 1) if k else ""
         features = AbstentionFeatures(
             passage_cosine=float(top[0].scores.get("dense", 0.0)),
             sentence_cosine=best.cosine,
             sentence_coverage=best.coverage,
             passage_coverage=passage_coverage,
             known_terms=question_terms.known_share(lexical),
+            missing_share=checked.missing_share,
+            unknown_name=checked.unknown_name,
+            missing_name=checked.missing_name,
+            contradiction=premise.contradiction(question, best.text, previous, best.passage.chunk.text),
         )
         probability = self.abstention.probability(features)
+        note = None
+        if checked.missing and self.abstention.logit(features.premise_held()) - self.abstention.logit(features) >= premise.NOTE_DROP:
+            note = premise.premise_note(question, checked.missing, checked.unknown)
         if probability < self.threshold:
-            return Draft([], scored, features, probability, True)
-        return Draft(self._select(scored, question), scored, features, probability, False)
+            return Draft([], scored, features, probability, True, checked.missing, note)
+        return Draft(self._select(scored, question), scored, features, probability, False, checked.missing, note)
 
     def _select(self, scored: list[ScoredSentence], question: str = "") -> list[ScoredSentence]:
         """The best sentence, plus close runners-up while they fit the word budget, each adding something:
