@@ -3,6 +3,7 @@ to interrupt at any moment (the next run finishes what was left), bounded memory
 through groups of chunks), and committed atomically for readers (qa.store.stamp)."""
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from qa.store.catalog import SourceState
 from qa.chunking import Chunker
 from qa.schema import Article, Chunk
 from qa.store import Store
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from qa.sources.feeds import Harvest
@@ -226,6 +229,7 @@ class Ingestor:
                     catalog.remove_source(source)
                     report.sources_pruned += 1
         report.articles_removed = self.store.collect_garbage()
+        self._read_facts(progress)
         # A vector store that lost vectors (deleted folder, interrupted write) or holds strays is mended here.
         report.chunks_reembedded, report.vectors_removed = self.store.reconcile_vectors(progress=progress)
         stamp = self.store._read_stamp_or_none()
@@ -234,6 +238,30 @@ class Ingestor:
             report.version = self.store.commit().version
         report.seconds = time.perf_counter() - started
         return report
+
+    def _read_facts(self, progress: bool) -> int:
+        """Quotes, speakers, people and dates of every article not yet read by this extraction (new ones,
+        and those of an index built before it, or by an older version): qa.news. A crash before they are
+        stored only means the next ingest reads them."""
+        from qa.news.facts import VERSION, extract
+        from qa.news.nlp import PipelineMissing
+
+        catalog = self.store.catalog
+        todo = catalog.articles_without_facts(VERSION)
+        if not todo:
+            return 0
+        done = []
+        try:
+            for article_id, text, published in tqdm(todo, desc="reading quotes", unit="article",
+                                                    disable=not progress or len(todo) < 5, leave=False):
+                done.append((article_id, extract(text, published)))
+                if len(done) >= 50:
+                    catalog.set_facts(VERSION, done)
+                    done.clear()
+        except PipelineMissing as error:
+            log.warning("%s; quotes and speakers are not read", error)
+        catalog.set_facts(VERSION, done)
+        return len(todo)
 
     def _ingest_file(self, path: Path, pending: _Pending, report: IngestReport) -> None:
         from qa.sources.articles import file_sha256

