@@ -159,6 +159,32 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quotes(args: argparse.Namespace) -> int:
+    """A person's quotes (or everyone's), newest first, each with its date and citation."""
+    from qa.errors import InputError
+
+    engine = _engine()
+    engine.ensure_examples(progress=False)
+    try:
+        quotes = engine.quotes(args.speaker, limit=args.limit)
+    except InputError as exc:  # name what the user typed
+        raise InputError("--limit" if exc.field == "limit" else "SPEAKER", exc.reason) from None
+    if args.json:
+        print(json.dumps(quotes, ensure_ascii=False, indent=2))
+        return 0
+    if not quotes:
+        who = f"by {args.speaker!r} " if args.speaker else ""
+        print(terminal_safe(f"No quotes {who}in the articles."))
+        return 1
+    for q in quotes:
+        who = f"{q['speaker']} ({q['role']})" if q["role"] else q["speaker"]
+        via = f", via {q['via']}" if q["via"] else ""
+        where = f"{q['title'] or q['article_id']}{' (' + q['published'] + ')' if q['published'] else ''}"
+        print(terminal_safe(f"{who}, {q['cue']}{via}: “{q['quote']}”"))
+        print(terminal_safe(f"    {where}, chars {q['start']}-{q['end']}"))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     import hashlib
     import tempfile
@@ -277,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--to", dest="date_to", help="only articles published on or before YYYY-MM-DD")
     ask.add_argument("--source", action="append", help="only articles from this file (repeatable)")
     ask.set_defaults(run=cmd_ask)
+
+    quotes = commands.add_parser("quotes", help="who said what: a person's quotes (or everyone's), newest first")
+    quotes.add_argument("speaker", nargs="?", help="a name or surname (\"Blinken\"), or a body (\"State Department\")")
+    quotes.add_argument("--limit", type=int, default=100, help="at most this many quotes (1 to 1000)")
+    quotes.add_argument("--json", action="store_true", help="print the quotes as JSON")
+    quotes.set_defaults(run=cmd_quotes)
 
     evaluation = commands.add_parser("eval", help="score answers against gold questions")
     evaluation.add_argument("questions", help="gold questions: .jsonl (ours, `turns` for dialogues), .csv, SQuAD .json")

@@ -76,8 +76,8 @@ def _title_before(doc, start: int) -> tuple[str | None, int]:
             pass  # kept only if a title word lies further left
         elif token.text[:1].isupper() and token.is_alpha and word not in _STOP_CAPS and not token.is_sent_start:
             first = i  # "Israel-Palestinian Affairs", "State Department"
-        elif token.text[:1].isupper() and token.is_sent_start and word not in _STOP_CAPS and token.pos_ in ("PROPN",
-                                                                                                           "ADJ"):
+        elif token.text[:1].isupper() and token.is_sent_start and word not in _STOP_CAPS and token.pos_ in (
+                "PROPN", "ADJ", "NOUN"):
             first = i
         else:
             break

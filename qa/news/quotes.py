@@ -40,6 +40,8 @@ _AFTER_VERB_FIRST = re.compile(rf"^[\s,]*(?P<cue>{_CUE})\s+(?P<who>{_NP})")
 # Before the opening mark: 'Blinken wrote, ' / 'According to a spokesman for the US State Department, '.
 _BEFORE_DIRECT = re.compile(rf"(?P<who>{_NP})\s+(?:also\s+)?(?P<cue>{_CUE})(?:\s+(?i:that|on \w+|to \w+))?"
                             r"\s*[,:]?\s*$")
+# 'Judge Maria Lopez wrote that the rules “cannot be squared ...”': a quoted fragment of reported speech.
+_BEFORE_THAT = re.compile(rf"(?P<who>{_NP})\s+(?:also\s+)?(?P<cue>{_CUE})\s+(?i:that)\b[^“”\"]{{0,120}}$")
 _BEFORE_ACCORDING = re.compile(rf"(?i:according to) (?P<who>{_NP}(?:\s+(?:from|for|of)\s+{_NP})?)\s*,?\s*$")
 # 'Sullivan “condemned ...' : the quote is the predicate of a subject just before it.
 _BEFORE_SUBJECT = re.compile(rf"(?P<who>{_NP})\s*,?\s*$")
@@ -298,7 +300,7 @@ def _attribution(text: str, span: _Span, previous_close: int, next_open: int):
     match = _BEFORE_ACCORDING.search(before)
     if match and not issuer:
         return match.group("who"), "according to", QuoteKind.STATEMENT, None, sentence + match.start("who")
-    match = _BEFORE_DIRECT.search(before)
+    match = _BEFORE_DIRECT.search(before) or _BEFORE_THAT.search(before)
     if match:
         return match.group("who"), match.group("cue"), QuoteKind.DIRECT, via, sentence + match.start("who")
     return None
