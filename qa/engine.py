@@ -23,8 +23,18 @@ if TYPE_CHECKING:  # imported lazily: `qa ingest` of unchanged files should not 
 Turn = dict  # {"role": "user" | "assistant", "content": str}
 
 
-def abstention_text(question: str) -> str:
+def abstention_text(question: str, note: str | None = None) -> str:
+    """What an abstention says; with the premise check's note (qa/answer/premise.py) it names what the
+    articles don't mention first."""
+    if note:
+        return f"{note}. Nothing in them answers “{question.strip()}”."
     return f"The articles don't say. Nothing in them answers “{question.strip()}”."
+
+
+def noted_text(note: str, text: str) -> str:
+    """An answer whose question names something no passage holds: the note first, then what the articles
+    do report (the cited sentences), so the quotes do not read as the answer to the question as asked."""
+    return f"{note}; they report: {text}"
 
 
 def retrieval_query(question: str, history: Sequence[Turn] | None) -> str:
@@ -282,13 +292,19 @@ class Engine:
         draft = self.answerer.draft(state["query"], passages, self.store.lexical())
         short = None
         if draft.abstained:
-            text, cited = abstention_text(question), []
+            text, cited = abstention_text(question, draft.note), []
         else:
             text, cited = citations.cite(draft.sentences)
             citations.check(cited, self.store.catalog)
             cited = citations.with_sources(cited, self.store.catalog)
-            best_first = sorted(draft.sentences, key=lambda s: -s.score)
-            short = short_answer.extract(question, [s.text for s in best_first], **short_answer.inputs(best_first, draft.probability))
+            if draft.note:
+                # The quotes answer a nearby question (another country's minister), not this one: say so,
+                # and show no bold short answer, which would read as the answer to the question asked.
+                text = noted_text(draft.note, text)
+            else:
+                best_first = sorted(draft.sentences, key=lambda s: -s.score)
+                short = short_answer.extract(question, [s.text for s in best_first],
+                                             **short_answer.inputs(best_first, draft.probability))
         timings = state["timings"]
         timings["answer"] = (time.perf_counter() - started) * 1000
         timings["total"] = sum(timings.values())
@@ -302,4 +318,5 @@ class Engine:
             confidence=draft.probability,
             short_answer=short,
             query=state["query"],
+            note=draft.note,
         )

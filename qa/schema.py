@@ -205,6 +205,9 @@ class Answer:
     confidence: float | None = None  # calibrated probability that the articles answer the question
     short_answer: str | None = None  # minimal span of a cited quote answering a factoid question
     query: str | None = None  # what was searched: the question, or a follow-up made standalone
+    # What the question names that the articles (or the passages found) don't mention (qa/answer/premise.py):
+    # "The articles don't mention a Jordanian foreign minister"; `text` then opens with it. None otherwise.
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -212,6 +215,7 @@ class Answer:
             "query": self.query if self.query is not None else self.question,
             "answer": self.text,
             "short_answer": self.short_answer,
+            "note": self.note,
             "abstained": self.abstained,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "citations": [c.to_dict() for c in self.citations],

@@ -169,3 +169,54 @@ def test_an_absent_name_is_noted_or_abstained(sample_engine):
     result = draft(sample_engine, "What did Macron tell Blinken?")
     assert result.missing[0] == "Macron"
     assert result.abstained or result.note == "The articles don't mention Macron"
+
+
+# ------------------------------------------------------------------------- the engine's answer, and its faces
+
+@pytest.mark.parametrize("question", [
+    "What did the Jordanian foreign minister say?",
+    "What did the Egyptian foreign minister say?",
+    "What did Macron tell Blinken?",
+])
+def test_the_answer_says_what_the_articles_dont_mention(sample_engine, question):
+    answer = sample_engine.ask(question)
+    data = answer.to_dict()
+    assert answer.note and answer.note.startswith("The articles don't mention ")
+    assert data["note"] == answer.note
+    assert answer.text.startswith(answer.note)  # every face shows the text: the note comes first
+    assert answer.short_answer is None  # no bold answer that would read as the answer to this question
+    if answer.abstained:
+        assert not answer.citations
+    else:
+        assert "; they report: " in answer.text and answer.citations
+        # the quotes follow the note, verbatim and cited
+        assert all(f"[{c.n}]" in answer.text for c in answer.citations)
+    if "Jordanian" in question:
+        assert "Jordanian foreign minister" in answer.note
+    if not answer.abstained:
+        assert answer.confidence < 0.9  # never a confident plain answer
+
+
+def test_an_ordinary_question_gets_no_note(sample_engine):
+    for question in ["What did Blinken discuss with the Israeli foreign minister?",
+                     "Who did Blinken speak with on Wednesday?", "What did Sullivan convey?"]:
+        answer = sample_engine.ask(question)
+        assert answer.note is None and answer.to_dict()["note"] is None, question
+        assert not answer.abstained and not answer.text.startswith("The articles"), question
+
+
+def test_the_faces_show_the_note_escaped(sample_engine):
+    from qa.faces.render import answer_markdown
+    from qa.faces.slack_bot import answer_blocks, fallback_text
+
+    answer = sample_engine.ask("What did the Jordanian foreign minister say?")
+    assert answer.note
+    shown = answer_markdown(answer)
+    assert "Jordanian foreign minister" in shown and "don't mention" in shown
+    slack = answer_blocks(answer, None)[0]["text"]["text"]
+    assert "don't mention a Jordanian foreign minister" in slack
+    assert "Jordanian foreign minister" in fallback_text(answer)
+    # the page's JSON API keeps the field (its response model would drop an undeclared one)
+    from qa.faces.web import AnswerOut
+
+    assert AnswerOut.model_validate(answer.to_dict()).note == answer.note

@@ -234,6 +234,9 @@ class AnswerOut(BaseModel):
                                     "user's earlier turns in `history`.")
     answer: str
     short_answer: str | None
+    note: str | None = Field(None, description="What the question names that the articles don't mention "
+                                               "(\"The articles don't mention a Jordanian foreign minister\"); "
+                                               "`answer` then opens with it.")
     abstained: bool
     confidence: float | None
     citations: list[CitationOut]
