@@ -77,6 +77,21 @@ class NewsAnswerer:
                     out.append(ScoredSentence(passage, s, e, chunk.sentence_text(k), 1.0, 1.0, 1.0))
         return sorted(out, key=lambda s: s.start)
 
+    def _named(self, article_id: str, speaker: str, quote_start: int, sentences: list) -> list:
+        """The quote's sentences, preceded by the sentence that names its speaker when they do not ("...,"
+        he said): the lead's name then rests on a citation too."""
+        surname = speaker.split()[-1] if speaker else ""
+        if not surname or sentences and any(surname in s.text for s in sentences):
+            return sentences
+        article = self.catalog.article(article_id)
+        if article is None:
+            return sentences
+        at = article.text.rfind(surname, 0, quote_start)
+        if at < 0:
+            return sentences
+        named = [s for s in self._sentences(article_id, at, at + len(surname)) if s.start < quote_start]
+        return named[:1] + [s for s in sentences if all(s.start != n.start for n in named[:1])]
+
     # ---------------------------------------------------------------- "What did X say/convey ...?"
     def speakers(self, who: str) -> list[str]:
         """The stored speakers a question's "X" names: a name or surname, or a title ("the spokesman")."""
@@ -108,7 +123,10 @@ class NewsAnswerer:
         chosen = self._rank(quotes, match.group("verb"), match.group("rest"))
         sentences = []
         for quote in chosen:
-            for sentence in self._sentences(quote.article_id, quote.start, quote.end):
+            own = self._sentences(quote.article_id, quote.start, quote.end)
+            if quote is chosen[0] or quote.article_id != chosen[0].article_id:
+                own = self._named(quote.article_id, quote.speaker, quote.start, own)
+            for sentence in own:
                 if all((s.passage.article_id, s.start) != (sentence.passage.article_id, sentence.start)
                        for s in sentences):
                     sentences.append(sentence)
@@ -149,7 +167,14 @@ class NewsAnswerer:
                 lead = f"{quote.speaker} ({quote.role})" if quote.role else quote.speaker
                 if quote.via and quote.via != quote.speaker:
                     lead += f", according to {quote.via}"
-                cited = self._sentences(article_id, quote.start, quote.end) or [best]
+                # The sentence that says it, and the one that names who said it (the quote's own
+                # attribution, '..., tweeted Blinken', or the sentence that introduced "he").
+                unit = self._sentences(article_id, quote.start, quote.end) or [best]
+                surname = quote.speaker.split()[-1]
+                naming = [s for s in unit if surname in s.text][:1] or self._named(article_id, quote.speaker,
+                                                                                  quote.start, [])
+                said = [s for s in unit if s.start == best.start] or unit[:1]
+                cited = sorted({s.start: s for s in naming + said}.values(), key=lambda s: s.start)
                 return NewsAnswer(lead, cited, quote.speaker, "speaker")
         return None
 
