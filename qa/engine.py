@@ -37,6 +37,12 @@ def noted_text(note: str, text: str) -> str:
     return f"{note}; they report: {text}"
 
 
+def time_frame(query: str, as_of: str | None):
+    from qa.news.when import frame
+
+    return frame(query, as_of)
+
+
 def retrieval_query(question: str, history: Sequence[Turn] | None) -> str:
     """What a question is searched (and read) as: a follow-up ("Who did he speak with?") made standalone
     from the entities of the user's earlier turns (qa/followup.py); any other question as asked."""
@@ -220,11 +226,36 @@ class Engine:
                 self._feedback = FeedbackStore(self.settings.feedback_path)
             return self._feedback
 
+    # ---------------------------------------------------------------- who said what
+    def quotes(self, speaker: str | None = None, limit: int = 100) -> list[dict]:
+        """Quotes read at ingest (qa.news), newest article first: every one, or one speaker's (a full name,
+        a surname, a body such as "State Department"); each with its speaker's title, date and offsets.
+        Bad input raises InputError naming `speaker` or `limit`."""
+        from qa.errors import InputError
+
+        if speaker is not None:
+            if not isinstance(speaker, str):
+                raise InputError("speaker", f"expected text, got {type(speaker).__name__}")
+            speaker = " ".join(speaker.split())
+            if not speaker:
+                raise InputError("speaker", "is empty")
+            if len(speaker) > 200:
+                raise InputError("speaker", "longer than 200 characters")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise InputError("limit", f"{limit!r} is not a whole number from 1 to 1000")
+        rows = self.store.catalog.quotes(speaker=speaker, limit=limit)
+        return [{"speaker": r.speaker, "role": r.role, "quote": r.text, "kind": r.kind, "cue": r.cue, "via": r.via,
+                 "mention": r.mention, "article_id": r.article_id, "title": r.title, "published": r.published,
+                 "url": r.url, "section": "body", "start": r.start, "end": r.end} for r in rows]
+
     # ---------------------------------------------------------------- answering
     def ask(self, question: str, history: Sequence[Turn] | None = None, k: int | None = None,
-            filters: Filters | dict | None = None) -> Answer:
-        """`filters` is a Filters or its plain-JSON form ({"date_from": "2021-05-01"}); bad input raises InputError."""
-        return self.chain.invoke({"question": question, "history": history, "k": k, "filters": filters})
+            filters: Filters | dict | None = None, as_of: str | None = None) -> Answer:
+        """`filters` is a Filters or its plain-JSON form ({"date_from": "2021-05-01"}); `as_of` the day the
+        question is asked on (YYYY-MM-DD; today when None: "this week", "on Wednesday", "latest" are read
+        against it, and articles published after it are hidden); bad input raises InputError."""
+        return self.chain.invoke({"question": question, "history": history, "k": k, "filters": filters,
+                                  "as_of": as_of})
 
     @property
     def chain(self) -> Runnable:
@@ -259,6 +290,11 @@ class Engine:
         k = check_k(request.get("k"), maximum=MAX_K)
         filters = Filters.from_json(request.get("filters"))
         history = request.get("history") or []
+        as_of = request.get("as_of")
+        if as_of is not None:
+            from qa.schema import parse_day
+
+            as_of = parse_day(as_of, "as_of")
         query = retrieval_query(question, history)
         self.store.view()  # the last commit, reloaded if another process committed; raises if damaged
         started = time.perf_counter()
@@ -270,6 +306,7 @@ class Engine:
             "query_vector": vector,
             "k": k or self.settings.top_k,
             "filters": filters,
+            "frame": time_frame(query, as_of),
             "timings": {"encode": (time.perf_counter() - started) * 1000},
         }
 
@@ -279,19 +316,46 @@ class Engine:
         from qa.retrieval import document_to_passage
 
         started = time.perf_counter()
+        from qa.news.when import reweigh
+
         k = max(state["k"], self.settings.answer_passages)
-        documents = self.retriever.invoke(state["query"], config=config, k=k, filters=state["filters"],
+        # Three times as many candidates, then the time frame (qa/news/when.py) re-ranks them: a question
+        # "this week" or "on Wednesday" favours what was published (or happened) then, as of its date.
+        documents = self.retriever.invoke(state["query"], config=config, k=k * 3, filters=state["filters"],
                                           query_vector=state["query_vector"])
         passages = [document_to_passage(document) for document in documents]
+        passages = reweigh(passages, state["frame"], self.store.catalog.date_mentions)[:k]
         state["timings"]["retrieve"] = (time.perf_counter() - started) * 1000
         return passages
 
     def _compose(self, state: dict) -> Answer:
         started = time.perf_counter()
         question, passages = state["question"], state["passages"]
+        from qa.news.answers import NewsAnswerer, with_dates
+
+        # "What did Sullivan convey?", "Who is Ned Price?": from the quotes and people read at ingest.
+        news = NewsAnswerer(self.store.catalog)
+        told = (news.speech(state["query"], state["filters"]) or news.person(state["query"], state["filters"])
+                or news.happened(state["query"], state.get("frame"), passages))
+        if told is not None:
+            text, cited = citations.cite(told.sentences)
+            citations.check(cited, self.store.catalog)
+            timings = state["timings"]
+            timings["answer"] = (time.perf_counter() - started) * 1000
+            timings["total"] = sum(timings.values())
+            text = with_dates(f"{told.lead}: {text}", cited, self.store.catalog)
+            return Answer(question=question, text=text, abstained=False,
+                          citations=citations.with_sources(cited, self.store.catalog), passages=passages[: state["k"]],
+                          timings_ms=timings, confidence=1.0, short_answer=told.short, query=state["query"])
         draft = self.answerer.draft(state["query"], passages, self.store.lexical())
         short = None
-        if draft.abstained:
+        said_by = None if draft.abstained or draft.note else news.speaker_of(state["query"], draft.sentences)
+        if said_by is not None:  # "Who said ...?": the resolved speaker of the quote that says it
+            text, cited = citations.cite(said_by.sentences)
+            citations.check(cited, self.store.catalog)
+            cited = citations.with_sources(cited, self.store.catalog)
+            text, short = f"{said_by.lead}: {text}", said_by.short
+        elif draft.abstained:
             text, cited = abstention_text(question, draft.note), []
         else:
             text, cited = citations.cite(draft.sentences)
@@ -305,6 +369,7 @@ class Engine:
                 best_first = sorted(draft.sentences, key=lambda s: -s.score)
                 short = short_answer.extract(question, [s.text for s in best_first],
                                              **short_answer.inputs(best_first, draft.probability))
+        text = with_dates(text, cited, self.store.catalog)  # "on Tuesday (11 May 2021)"
         timings = state["timings"]
         timings["answer"] = (time.perf_counter() - started) * 1000
         timings["total"] = sum(timings.values())

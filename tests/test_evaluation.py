@@ -99,9 +99,13 @@ def test_qa_eval_on_the_shipped_gold_questions_meets_its_bounds(tmp_path: Path):
     result = _run_eval(tmp_path, "--fail-under", *bounds)
     assert result.returncode == 0, result.stdout + result.stderr
     overall = json.loads(result.stdout)
-    assert overall["nonverbatim_citations"] == 0 and overall["questions"] == 34
+    assert overall["nonverbatim_citations"] == 0 and overall["questions"] == 43
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert {"dialogue", "unanswerable", "fact", "multi-article", "list"} <= set(report["by_type"])
+    assert {"dialogue", "unanswerable", "fact", "multi-article", "list", "speaker", "title", "date",
+            "quote"} <= set(report["by_type"])
+    # Who said what, people's titles, dates: every such question answered and cited.
+    for kind in ("speaker", "title", "date", "quote"):
+        assert report["by_type"][kind]["answer_recall"] == 1.0, kind
     assert report["by_type"]["list"]["items_found"] == 1.0  # every item of every list question
     rows = {r["id"]: r for r in report["rows"]}
     assert rows["dialogue-tweet#2"]["answer_recall"] == 1.0  # the follow-up used the conversation

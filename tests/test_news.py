@@ -144,7 +144,9 @@ def test_engine_answers_who_said_what_from_stored_quotes(sample_engine: Engine):
     who = sample_engine.ask("Who said that Israel has the right to defend itself?")
     assert who.short_answer == "Ned Price"
     assert who.text.startswith("Ned Price (US State Department spokesman): ")
-    assert "Israel has the right to defend itself" in who.citations[0].quote
+    # Cited: the sentence that names him ("... spokesman Ned Price ...") and the one that says it ("..., he said").
+    assert "spokesman Ned Price" in who.citations[0].quote
+    assert "Israel has the right to defend itself" in who.citations[1].quote
 
     job = sample_engine.ask("What is Blinken's job?")
     assert job.short_answer == "US Secretary of State"
@@ -227,3 +229,55 @@ def test_an_index_without_quotes_is_read_at_the_next_ingest(tmp_path, sample_art
     report = engine.ingest([sample_articles], progress=False)  # files unchanged: nothing re-embedded
     assert report.chunks_embedded == 0
     assert engine.quotes("Sullivan")
+
+
+# ---------------------------------------------------------------- the question's time frame, as of a date
+def test_time_frame_of_a_question_as_of_a_date():
+    from qa.news.when import frame, weight
+
+    wednesday = frame("What happened on Wednesday?", "2021-05-13")
+    assert (str(wednesday.first), str(wednesday.last), wednesday.explicit) == ("2021-05-12", "2021-05-12", True)
+    week = frame("Which airline grounded its fleet this week?", "2025-09-04")
+    assert week.recent and str(week.first) == "2025-09-01"
+    plain = frame("Who is Ned Price?", "2021-05-13")
+    assert plain.first is None and not plain.recent
+    # Later articles are hidden from a reader of the archive; the story of the week beats older ones.
+    assert weight(plain, "2021-05-20", []) is None
+    assert weight(plain, "2021-05-12", []) > weight(plain, "2019-05-12", []) > 1.0
+    assert weight(plain, None, []) == 1.0  # undated: neither favoured nor hidden
+    assert weight(frame("Who is Ned Price?"), "2030-01-01", []) is not None  # as of today: nothing hidden
+    # A question naming a day favours articles of that day, or mentioning it.
+    assert weight(wednesday, "2021-05-12", []) > weight(wednesday, "2021-04-01", [])
+    day = wednesday.first
+    assert weight(wednesday, None, [(day, day)]) > weight(wednesday, None, [])
+
+
+def test_as_of_hides_later_articles_and_reads_days_against_it(sample_engine: Engine):
+    later = sample_engine.ask("Who did Blinken speak with?", as_of="2021-05-01")  # before the dated sample
+    assert all(c.published != "2021-05-12" for c in later.citations)
+    assert all(p.published != "2021-05-12" for p in later.passages)
+    tuesday = sample_engine.ask("What happened on Tuesday?", as_of="2021-05-12")
+    assert not tuesday.abstained and tuesday.text.startswith("On 11 May 2021: ")
+    assert "Sullivan" in tuesday.text and "Ashkenazi" in tuesday.text
+    assert sample_engine.ask("What happened on Tuesday?").abstained  # as of today: no story of last Tuesday
+    from qa.errors import InputError
+
+    for bad in ("2021-13-01", "yesterday", 20210512):
+        with pytest.raises(InputError) as caught:
+            sample_engine.ask("Who is Ned Price?", as_of=bad)
+        assert caught.value.field == "as_of"
+
+
+def test_api_and_cli_take_as_of(sample_engine: Engine):
+    from qa.faces.web import build_api
+
+    client = TestClient(build_api(sample_engine))
+    ok = client.post("/api/ask", json={"question": "What happened on Tuesday?", "as_of": "2021-05-12"})
+    assert ok.status_code == 200 and ok.json()["answer"].startswith("On 11 May 2021: ")
+    for bad in ("2021-02-30", "soon", 5, ["2021-05-12"]):
+        response = client.post("/api/ask", json={"question": "Who is Ned Price?", "as_of": bad})
+        assert response.status_code == 422 and response.json()["field"].endswith("as_of"), response.text
+    env = {**sample_engine.settings.as_environment(), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "qa.faces.cli", "ask", "--as-of", "2021-99-01", "Who is Ned Price?"],
+                          env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 2 and "--as-of" in done.stderr

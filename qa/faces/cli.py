@@ -123,6 +123,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise InputError(flag, exc.reason) from None
     if args.k is not None and not 1 <= args.k <= 50:
         raise InputError("-k", f"{args.k} is out of range (1 to 50)")
+    from qa.schema import parse_day
+
+    parse_day(args.as_of, "--as-of")  # checked before the models load
     engine = _engine()
     engine.ensure_examples(progress=False)
     engine.serve()
@@ -132,12 +135,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
         for number, line in enumerate(sys.stdin, start=1):
             if line.strip():
                 try:
-                    answer = engine.ask(line.strip(), k=args.k, filters=filters).to_dict()
+                    answer = engine.ask(line.strip(), k=args.k, filters=filters, as_of=args.as_of).to_dict()
                 except InputError as exc:  # one bad line does not end the batch
                     answer, status = {"line": number, "error": str(exc)}, 2
                 print(json.dumps(answer, ensure_ascii=False), flush=True)
         return status
-    answer = engine.ask(args.question, k=args.k, filters=filters)
+    answer = engine.ask(args.question, k=args.k, filters=filters, as_of=args.as_of)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -302,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--from", dest="date_from", help="only articles published on or after YYYY-MM-DD")
     ask.add_argument("--to", dest="date_to", help="only articles published on or before YYYY-MM-DD")
     ask.add_argument("--source", action="append", help="only articles from this file (repeatable)")
+    ask.add_argument("--as-of", dest="as_of", help="ask as on this day (YYYY-MM-DD; default today): "
+                     "'this week', 'on Wednesday', 'latest' are read against it, later articles hidden")
     ask.set_defaults(run=cmd_ask)
 
     quotes = commands.add_parser("quotes", help="who said what: a person's quotes (or everyone's), newest first")

@@ -171,13 +171,16 @@ class AskRequest(BaseModel):
                                 json_schema_extra={"format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"})
     sources: list[str] = Field(default_factory=list, max_length=MAX_SOURCES,
                                description="Only these indexed source files (paths as in `passages[].source`).")
+    as_of: str | None = Field(None, description="The day the question is asked on (default today): 'this week', "
+                              "'on Wednesday', 'latest' are read against it; later articles are hidden.",
+                              json_schema_extra={"format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"})
 
     @field_validator("question")
     @classmethod
     def _question(cls, value: str) -> str:
         return validate_question(value)
 
-    @field_validator("date_from", "date_to")
+    @field_validator("date_from", "date_to", "as_of")
     @classmethod
     def _day(cls, value: str | None, info) -> str | None:
         return parse_day(_plain_text(value, info.field_name) if value else value, info.field_name)
@@ -444,12 +447,21 @@ def build_api(engine: Engine) -> FastAPI:
         filters = Filters(request.date_from, request.date_to, _known_sources(engine, request.sources))
         history = [turn.model_dump() for turn in request.history]
         try:
-            return engine.ask(request.question, history=history, k=request.k, filters=filters).to_dict()
+            return engine.ask(request.question, history=history, k=request.k, filters=filters,
+                              as_of=request.as_of).to_dict()
         except QAError:
             raise  # its status and message (the handler above)
         except Exception:  # a bug: logged, answered as JSON
             log.exception("unexpected error answering /api/ask")
             return _error_response(500, "internal_error", "Internal error; it has been logged.")
+
+    @api.get("/api/quotes", responses=_error_responses(credentials is not None),
+             dependencies=[Depends(require_login)] if credentials else [])
+    def quotes(speaker: str | None = None, limit: int = 100) -> Any:
+        """Who said what: the quotes read out of the articles, newest first, each with its speaker's
+        resolved name and title, the article's date and the quote's offsets; `speaker` a name, surname
+        or body. The same objects as `qa quotes --json`; 422 names a bad parameter."""
+        return {"speaker": speaker, "quotes": engine.quotes(speaker, limit=limit)}
 
     return api
 
@@ -537,6 +549,23 @@ def read_upload(path: object, demo: gr.Blocks) -> tuple[str, bytes]:
         return Path(path).name, handle.read()
 
 
+def render_quotes(quotes: list[dict], who: str | None = None) -> str:
+    """The "Who said what" list as HTML; every piece of article text escaped."""
+    if not quotes:
+        named = f" by {html.escape(printable(who, 200))}" if who and who.strip() else ""
+        return f"<p>No quotes{named} in the articles.</p>"
+    items = []
+    for q in quotes:
+        e = lambda value: html.escape(str(value or ""))  # noqa: E731
+        role = f" <span class='role'>({e(q['role'])})</span>" if q["role"] else ""
+        via = f", via {e(q['via'])}" if q["via"] else ""
+        date = f" ({e(q['published'])})" if q["published"] else ""
+        items.append(f"<li class='quote'><b class='speaker'>{e(q['speaker'])}</b>{role}, {e(q['cue'])}{via}: "
+                     f"“{e(q['quote'])}”<br><small>{e(q['title'] or q['article_id'])}{date}, chars "
+                     f"{int(q['start'])}-{int(q['end'])}</small></li>")
+    return "<ul class='quotes'>" + "".join(items) + "</ul>"
+
+
 def build_blocks(engine: Engine) -> gr.Blocks:
     with gr.Blocks(title="article-qa") as demo:
         gr.Markdown("## article-qa\nAsk about the indexed news articles. Every sentence of an answer cites a "
@@ -564,6 +593,9 @@ def build_blocks(engine: Engine) -> gr.Blocks:
                     date_to = gr.Textbox(label="Published until (YYYY-MM-DD)")
                     source_filter = gr.Dropdown(choices=_source_choices(engine), value=[], multiselect=True,
                                                 label="Only these sources")
+                    as_of_day = gr.Textbox(label="As of (YYYY-MM-DD; empty: today)", elem_id="as-of",
+                                           info="Read 'this week', 'on Wednesday', 'latest' as on this day; "
+                                                "later articles are hidden.")
         with gr.Tab("Articles"):
             rows = _article_rows(engine)
             table = gr.Dataframe(value=rows, headers=["title", "date", "chunks", "file", "id"],
@@ -576,10 +608,33 @@ def build_blocks(engine: Engine) -> gr.Blocks:
                 confirm = gr.Checkbox(value=False, label="Yes, remove it from the index")
                 remove = gr.Button("Remove", variant="stop")
 
+        with gr.Tab("Who said what"):
+            with gr.Row():
+                speaker = gr.Textbox(label="Speaker", placeholder="a name or surname (Blinken), or a body "
+                                     "(State Department); empty for everyone", elem_id="speaker", max_length=200)
+                show_quotes = gr.Button("Show quotes", elem_id="show-quotes")
+            quote_list = gr.HTML("<p>Quotes appear here.</p>", elem_id="quotes")
+
+        def list_quotes(who=None):
+            """A speaker's quotes (or everyone's), newest first: speaker, title, the quote, article and date."""
+            if who is not None and not isinstance(who, str):
+                return "<p>⚠️ speaker: expected text.</p>"
+            try:
+                found = engine.quotes((who or "").strip() or None, limit=200)
+            except QAError as exc:
+                return f"<p>⚠️ {html.escape(printable(exc))}</p>"
+            except Exception:
+                log.exception("unexpected error listing quotes")
+                return "<p>⚠️ Something went wrong listing the quotes; it has been logged.</p>"
+            return render_quotes(found, who)
+
+        speaker.submit(list_quotes, [speaker], [quote_list], api_name="quotes", preprocess=False)
+        show_quotes.click(list_quotes, [speaker], [quote_list], api_name=False, preprocess=False)
+
         # preprocess=False: the values arrive as sent, so that every one, whatever its type, is checked
         # here and refused with a ⚠️ naming it, instead of failing in a component before the chat sees it.
         def respond(message="", history=None, answered=None, k_value=None, start=None, end=None, chosen=None,
-                    answer_mode=None):
+                    answer_mode=None, as_of=None):
             history = list(history) if isinstance(history, list) else []
             answered = list(answered or [])
             shown = html.escape(printable(message, MAX_QUESTION_CHARS)) if isinstance(message, str) else ""
@@ -593,6 +648,7 @@ def build_blocks(engine: Engine) -> gr.Blocks:
                 n = _slider_k(k_value)
                 answer_mode = _answer_mode(answer_mode)
                 filters = Filters(start, end, _known_sources(engine, chosen))
+                as_of = parse_day(as_of, "as of")
             except QAError as exc:
                 yield refused(problem_markdown(exc))
                 return
@@ -603,7 +659,7 @@ def build_blocks(engine: Engine) -> gr.Blocks:
                     turns += [{"role": "user", "content": previous["question"]},
                               {"role": "assistant", "content": previous["answer"]}]
             try:
-                answer = engine.ask(text, history=turns, k=n, filters=filters)
+                answer = engine.ask(text, history=turns, k=n, filters=filters, as_of=as_of)
                 if answer_mode == PASSAGES_ONLY:
                     reply = f"Top {len(answer.passages)} passages are in the sources panel."
                     panel = passages_html(answer.passages, "Passages, best first:", limit=len(answer.passages),
@@ -622,7 +678,7 @@ def build_blocks(engine: Engine) -> gr.Blocks:
                 yield history + [{"role": "assistant", "content": " ".join(words[:i])}], answered, gr.skip(), ""
             yield (history + [{"role": "assistant", "content": reply}], answered + [answer.to_dict()], panel, "")
 
-        inputs = [question, chatbot, answers, k, date_from, date_to, source_filter, mode]
+        inputs = [question, chatbot, answers, k, date_from, date_to, source_filter, mode, as_of_day]
         outputs = [chatbot, answers, sources, question]
         question.submit(respond, inputs, outputs, api_name="chat", preprocess=False, concurrency_id="chat")
 

@@ -27,8 +27,11 @@ _WHO_IS = re.compile(
     r"^\s*(?:(?i:who\s+(?:is|was))\s+(?P<a>[A-Z][^?]*?)|(?i:what\s+(?:is|was))\s+(?P<b>[A-Z][^?]*?)(?:’s|'s)\s+"
     r"(?i:job|title|role|position|office|post)|(?i:what\s+(?:job|title|role|position|office|post)\s+does)\s+"
     r"(?P<c>[A-Z][^?]*?)\s+(?i:have|hold))\s*\??\s*$")
+_HAPPENED = re.compile(r"^\s*(?:and\s+)?what\s+(?:happened|took place|was (?:said|announced)|went on|did (?:they|people) "
+                       r"(?:say|do)|news is there|is new|was new)\b", re.I)
 _STEM = re.compile(r"(?:ed|es|s|d)$")
 MAX_QUOTES = 4
+_ANY_SPEECH = ("sa", "ad", "stat", "tel")  # say, add, state, tell: any quote answers them
 
 
 @dataclass
@@ -122,10 +125,15 @@ class NewsAnswerer:
             return None
         chosen = self._rank(quotes, match.group("verb"), match.group("rest"))
         sentences = []
+        stem = _stem(match.group("verb"))
         for quote in chosen:
             own = self._sentences(quote.article_id, quote.start, quote.end)
-            if quote is chosen[0] or quote.article_id != chosen[0].article_id:
-                own = self._named(quote.article_id, quote.speaker, quote.start, own)
+            whole = _stem(quote.cue.split()[-1]) == stem and quote.kind != "partial"
+            if stem not in _ANY_SPEECH and not whole:
+                # "What did Sullivan convey?" of a quoted predicate that condemns, then conveys (or conveys,
+                # then reports an agreement): the sentences that convey. A tweet is answered whole.
+                verbed = [s for s in own if any(_stem(w) == stem for w in re.findall(r"[a-z]+", s.text.lower()))]
+                own = verbed or own
             for sentence in own:
                 if all((s.passage.article_id, s.start) != (sentence.passage.article_id, sentence.start)
                        for s in sentences):
@@ -141,7 +149,7 @@ class NewsAnswerer:
         """The quotes that answer: those with the question's verb ("convey": "also conveyed", "He
         conveyed") when any has it (any quote answers "say"), then those about the question's topic."""
         stem = _stem(verb)
-        if stem not in ("sa", "ad", "stat", "tel"):
+        if stem not in _ANY_SPEECH:
             with_verb = [q for q in quotes if _stem(q.cue.split()[-1]) == stem
                          or any(_stem(w) == stem for w in re.findall(r"[a-z]+", q.text.lower()))]
             quotes = with_verb or quotes
@@ -177,6 +185,34 @@ class NewsAnswerer:
                 cited = sorted({s.start: s for s in naming + said}.values(), key=lambda s: s.start)
                 return NewsAnswer(lead, cited, quote.speaker, "speaker")
         return None
+
+    # ---------------------------------------------------------------- "What happened on Wednesday?"
+    def happened(self, question: str, frame, passages: list) -> NewsAnswer | None:
+        """A question about a day or period and nothing else ("What happened on Tuesday?", "What happened
+        this week?"): the sentences of the retrieved articles that say something happened then, by the
+        dates resolved at ingest, one per article first, in reading order."""
+        import datetime as dt
+
+        if frame is None or frame.first is None or not _HAPPENED.match(question):
+            return None
+        articles = list(dict.fromkeys(p.article_id for p in passages))
+        mentions = self.catalog.date_mentions(articles) if articles else {}
+        sentences: list = []
+        for article_id in articles:
+            for mention in mentions.get(article_id, ()):
+                first = dt.date.fromisoformat(mention["date"])
+                last = dt.date.fromisoformat(mention.get("until") or mention["date"])
+                if first <= frame.last and frame.first <= last:
+                    for sentence in self._sentences(article_id, mention["start"], mention["end"]):
+                        if all((s.passage.article_id, s.start) != (article_id, sentence.start) for s in sentences):
+                            sentences.append(sentence)
+        if not sentences:
+            return None
+        sentences = sentences[:MAX_QUOTES + 1]
+        from qa.news.dates import date_label
+
+        label = date_label(frame.first.isoformat(), frame.last.isoformat() if frame.last != frame.first else None)
+        return NewsAnswer(f"On {label}", sentences, None, "dates")
 
     # ---------------------------------------------------------------- "Who is X?" / "What is X's job?"
     def person(self, question: str, filters: Filters | None = None) -> NewsAnswer | None:

@@ -16,6 +16,7 @@ TITLE_NOUNS = frozenset(
     correspondent professor chancellor premier deputy prime foreign emir sheikh pope cardinal bishop lawyer
     attorney analyst editor reporter economist coach captain manager owner minister-president diplomat
     negotiator mediator speaker whip officer inspector sergeant colonel lieutenant admiral marshal sultan
+    treasurer councillor councilor lawmaker superintendent executive chairperson
     mr mrs ms dr""".split()
 )
 # Words that may sit inside a title without being capitalised: "Secretary of State", "spokesman for".

@@ -33,7 +33,8 @@ REPORT_LEMMAS = frozenset(
     confirm reveal admit stress call describe suggest declare state explain note add""".split()
 )
 _NAMEISH = r"[A-Z][\w.’'-]*(?:\s+(?:[A-Z][\w.’'-]*|of|for|al|bin|ben|de|van|von))*"
-_NP = (rf"(?:(?i:he|she|they|we|it)|I|(?i:the|a|an)\s+(?:[\w’'-]+\s+){{0,5}}?[\w’'-]+|{_NAMEISH})")
+_NP = (rf"(?:(?i:he|she|they|we|it)|I|(?i:the|a|an)\s+(?:[\w’'-]+\s+){{0,5}}?[\w’'-]+|{_NAMEISH}|"
+       rf"(?:[a-z][\w-]*\s+){{1,3}}{_NAMEISH})")  # the last: "treasurer Ada Vance", "former president X"
 # After the closing mark: ', Price added' / ', the statement continued' / ', tweeted Blinken' / ', he said'.
 _AFTER_SUBJECT_FIRST = re.compile(rf"^[\s,]*(?P<who>{_NP})\s+(?:also\s+)?(?P<cue>{_CUE})\b")
 _AFTER_VERB_FIRST = re.compile(rf"^[\s,]*(?P<cue>{_CUE})\s+(?P<who>{_NP})")
@@ -119,7 +120,15 @@ def quote_spans(text: str) -> list[_Span]:
             spans.append(_Span(offset + opened + 1, offset + len(paragraph), offset + opened, offset + len(paragraph),
                                number, True))
         offset += len(paragraph) + 1
-    return [s for s in spans if text[s.start : s.end].strip()]
+    return _Spans(s for s in spans if text[s.start : s.end].strip())
+
+
+class _Spans(list):
+    """Quote spans in reading order, with their opening offsets for a binary search."""
+
+    def __init__(self, items=()):
+        super().__init__(items)
+        self.starts = [s.open_at for s in self]
 
 
 def _sentence_start(text: str, position: int, floor: int) -> int:
@@ -145,20 +154,21 @@ class _Resolver:
         self.doc = doc
         self.last_named: Person | None = None
         self.last_statement: str | None = None  # who spoke in the last statement quoted
+        self._cursor = 0  # the next token subjects_until looks at
 
     def subjects_until(self, position: int, quotes: list[_Span]) -> None:
         """Move the "last named person" on through grammatical subjects that end before `position`, outside
-        quotes: "Ned Price made a statement in which he asserted ..." makes Price the next "he"."""
-        for token in self.doc:
-            if token.idx >= position:
-                break
-            if token.idx < getattr(self, "_seen", 0):
-                continue
+        quotes: "Ned Price made a statement in which he asserted ..." makes Price the next "he". A cursor
+        keeps the whole article one pass."""
+        doc, i = self.doc, self._cursor
+        while i < len(doc) and doc[i].idx < position:
+            token = doc[i]
             if token.dep_ in ("nsubj", "nsubjpass") and token.ent_type_ == "PERSON" and not _inside(token.idx, quotes):
                 person = self.people.by_name(token.text)
                 if person is not None:
                     self.last_named = person
-        self._seen = position
+            i += 1
+        self._cursor = i
 
     def issuer_before(self, position: int) -> str | None:
         window = self.text[max(0, position - 2000) : position]
@@ -202,7 +212,12 @@ def _strip_article(name: str) -> str:
 
 
 def _inside(offset: int, spans: list[_Span]) -> bool:
-    return any(s.open_at <= offset < s.close_at for s in spans)
+    """Is the offset within a quote? `spans` are in reading order and do not overlap: a binary search."""
+    import bisect
+
+    starts = spans.starts if isinstance(spans, _Spans) else [s.open_at for s in spans]
+    i = bisect.bisect_right(starts, offset) - 1
+    return i >= 0 and offset < spans[i].close_at
 
 
 def extract_quotes(text: str, doc=None) -> list[Quote]:
