@@ -8,10 +8,16 @@ A logistic ranker scores the candidates; a logistic gate, fitted on the ranker's
 judges each question's best candidate. The threshold on the gate is the lowest from which on the gate's
 cross-validated probabilities keep the target exact match and F1 of what is shown.
 
+With `--reader`, the model of qa/data/reader.json is fitted instead: every candidate also carries the span
+reader's judgement of it (qa/answer/reader.py, trained by bench/train_reader.py), read by the fold reader
+that never saw the question (bench/.cache/reader/without_fold{0,1}.safetensors), and the gate the reader's
+judgement of the best candidate and of the context. Without the reader (its delta file missing) the
+rules-only model of qa/data/short_answer.json answers.
+
 Fitted on answerable questions OUTSIDE the bench sample (`benchmark_sample`); the bench sample's
 answerable questions are only scored by `--report`.
 
-    python bench/calibrate_short_answer.py [--target-em 0.72] [--target-f1 0.81] [--refresh]
+    python bench/calibrate_short_answer.py [--target-em 0.72] [--target-f1 0.81] [--refresh] [--reader]
     python bench/calibrate_short_answer.py --report [--before REV]   # JSON: bench sample, before vs after
 """
 from __future__ import annotations
@@ -133,13 +139,21 @@ def report(args) -> None:
     questions = load_questions()
     bench = [q for q in benchmark_sample(questions) if q["type"] == "answerable"]
     rows = collect(bench, "bench", args.refresh)
-    model = short_answer.load_model()
-    after, after_ms = run_extract(short_answer, rows)
+    model = short_answer.load_model()  # the rules-only model
+    after, after_ms = run_extract(short_answer, rows)  # the reader model when the reader loads
     result = {"sample": "bench sample's 1000 answerable questions (benchmark_sample, seed 0), squad-all index",
               "threshold": model.threshold}
     if args.before:
         before, before_ms = run_extract(module_at(args.before), rows, with_inputs=False)
         result["before"] = figures(rows, before) | {"rev": args.before, "ms_per_call": round(before_ms, 3)}
+    rules_module = types.SimpleNamespace(extract=lambda *a, **k: short_answer.extract(*a, model=model, **k))
+    rules, rules_ms = run_extract(rules_module, rows)
+    result["rules_only (no reader: the fallback)"] = figures(rows, rules) | {"threshold": model.threshold,
+                                                                            "ms_per_call": round(rules_ms, 3)}
+    reader, reader_model = short_answer.load_reader_model()
+    result["reader"] = reader is not None
+    if reader_model is not None:
+        result["threshold"] = reader_model.threshold
     result["after"] = figures(rows, after) | {"ms_per_call": round(after_ms, 3)}
     # The trade-off at other thresholds, for information only (the threshold is chosen on calibration data).
     found = [None if r["abstained"] else short_answer.best(r["question"], r["sentences"], **inputs_of(r))
@@ -156,31 +170,35 @@ def report(args) -> None:
         "shown_f1 >= 0.80": (a["shown_f1"] or 0) >= 0.80,
         "shown_rate >= 0.50": a["shown_rate"] >= 0.50,
         "answered_f1 >= 0.40": a["answered_f1"] >= 0.40,
-        "ms_per_call < 2": a["ms_per_call"] < 2,
+        "ms_per_call < 60 (one reader pass)": a["ms_per_call"] < 60,
     }
     emit(result)
 
 
 # ---------------------------------------------------------------- fitting
-def dataset(rows: list[dict]):
-    """Candidate rows (sparse, FEATURES order), their exact-match label and F1, the question each belongs
-    to, and each question's candidates."""
+def dataset(rows: list[dict], views: list | None = None):
+    """Candidate rows (sparse, FEATURES order; READER_RANKER order with the reader's views), their
+    exact-match label and F1, the question each belongs to, and each question's candidates."""
     from scipy import sparse
 
     from qa.answer import short_answer
     from qa.evaluation import exact_match, token_f1
 
-    n_base = len(short_answer.BASE_FEATURES)
+    names = short_answer.READER_RANKER if views else short_answer.FEATURES
+    n_base = len(short_answer.READER_BASE if views else short_answer.BASE_FEATURES)
     data, cols, indptr, em, f1, group, found = [], [], [0], [], [], [], []
     for g, r in enumerate(rows):
         kind = short_answer.answer_type(r["question"])
         cands = short_answer.candidates(r["question"], r["sentences"], **inputs_of(r))
+        if views and views[g] is not None and views[g].extra is not None:
+            cands = cands + [views[g].extra]  # the reader's own span
         found.append(cands)
         if not cands:
             continue  # explanations, or nothing of a fitting shape: never shown
         offset = n_base * (short_answer.TYPED.index(kind) + 1)
-        for candidate in cands:
-            for k, x in enumerate(candidate.features):  # its row: short_answer.design_row, sparse
+        for c_at, candidate in enumerate(cands):
+            features = candidate.features + (views[g].features[c_at] if views else ())
+            for k, x in enumerate(features):  # its row: short_answer.design_row, sparse
                 if x:
                     data += [x, x]
                     cols += [k, offset + k]
@@ -188,11 +206,11 @@ def dataset(rows: list[dict]):
             em.append(exact_match(candidate.text, r["answers"]))
             f1.append(token_f1(candidate.text, r["answers"]))
             group.append(g)
-    X = sparse.csr_matrix((data, cols, indptr), shape=(len(em), len(short_answer.FEATURES)))
+    X = sparse.csr_matrix((data, cols, indptr), shape=(len(em), len(names)))
     return X, np.array(em), np.array(f1), np.array(group, dtype=int), found
 
 
-def gate_dataset(rows, found, probability, em, f1, group):
+def gate_dataset(rows, found, probability, em, f1, group, views=None):
     """One row per question with candidates: the gate's features for the ranker's best candidate, whether
     that candidate is exactly right, and its F1."""
     from qa.answer import short_answer
@@ -204,12 +222,44 @@ def gate_dataset(rows, found, probability, em, f1, group):
             continue
         s = starts[g]
         p = list(probability[s : s + len(found[g])])
-        b, row = short_answer.gate_features(short_answer.answer_type(r["question"]), found[g], p, r["confidence"])
+        b, row = short_answer.gate_features(short_answer.answer_type(r["question"]), found[g], p, r["confidence"],
+                                            views[g] if views else None)
         G.append(row)
         y.append(em[s + b])
         f.append(f1[s + b])
         questions.append(g)
     return np.array(G), np.array(y), np.array(f), np.array(questions)
+
+
+def reader_views(rows: list[dict], name: str) -> list:
+    """Each row's ReaderView, read by the fold reader that was trained without the row's question (cached
+    by the fold readers' file signatures)."""
+    import hashlib
+    import pickle
+
+    import torch
+    from tqdm import tqdm
+
+    from qa.answer import reader as reader_module
+    from qa.answer import short_answer
+    from train_reader import READER_DIR, fold_of
+
+    torch.set_num_threads(1)
+    paths = [READER_DIR / f"without_fold{f}.safetensors" for f in (0, 1)]
+    signature = hashlib.md5("".join(f"{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths).encode()).hexdigest()
+    cache = INPUTS_DIR / f"views_{name}_{signature[:10]}.pkl"
+    if cache.exists():
+        return pickle.loads(cache.read_bytes())
+    readers = [reader_module.load(p) for p in paths]
+    if any(r is None for r in readers):
+        raise SystemExit(f"fold readers missing under {READER_DIR}: run bench/train_reader.py --only folds")
+    views = []
+    for r in tqdm(rows, desc="reader views", file=sys.stderr):
+        cands = short_answer.candidates(r["question"], r["sentences"], **inputs_of(r))
+        views.append(short_answer.read(r["question"], r["sentences"], cands, readers[fold_of(r["id"])])
+                     if cands else None)
+    cache.write_bytes(pickle.dumps(views))
+    return views
 
 
 def fit(args) -> None:
@@ -226,8 +276,9 @@ def fit(args) -> None:
     rows = [r for r in rows if not r["abstained"]]  # the gate only ever sees answered questions
     n = len(rows)
 
+    views = reader_views(rows, "calibration") if args.reader else None
     started = time.perf_counter()
-    X, em, f1, group, found = dataset(rows)
+    X, em, f1, group, found = dataset(rows, views)
 
     def model():
         return LogisticRegression(C=args.c, max_iter=3000)
@@ -237,7 +288,7 @@ def fit(args) -> None:
     oof = np.zeros(X.shape[0])
     for train, test in GroupKFold(n_splits=5).split(X, em, group):
         oof[test] = model().fit(X[train], em[train]).predict_proba(X[test])[:, 1]
-    G, y, gf1, _ = gate_dataset(rows, found, oof, em, f1, group)
+    G, y, gf1, _ = gate_dataset(rows, found, oof, em, f1, group, views)
     # The gate's probabilities out of fold: the threshold is chosen on questions the gate never saw.
     cv_gate = np.zeros(len(y))
     for train, test in KFold(n_splits=5, shuffle=True, random_state=0).split(G):
@@ -280,7 +331,9 @@ def fit(args) -> None:
         gate_weights=[round(float(w), 5) for w in gate.coef_[0]],
         gate_bias=round(float(gate.intercept_[0]), 5),
         threshold=threshold,
-        meta=meta,
+        meta=meta | ({"reader": "qa/data/reader.safetensors (bench/train_reader.py); fitted on the fold "
+                                 "readers' views of questions they were not trained on"} if args.reader else {}),
+        reader=bool(args.reader),
     ).save()
     emit({"threshold": threshold, **meta, "seconds": round(time.perf_counter() - started, 1)})
 
@@ -293,6 +346,7 @@ def main() -> None:
     parser.add_argument("--target-f1", type=float, default=0.81)
     parser.add_argument("--n", type=int, default=10000, help="calibration questions (at most all outside the sample)")
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation of the logistic model")
+    parser.add_argument("--reader", action="store_true", help="fit qa/data/reader.json (the reader's features too)")
     parser.add_argument("--refresh", action="store_true", help="ask the engine again instead of using the cache")
     args = parser.parse_args()
     report(args) if args.report else fit(args)

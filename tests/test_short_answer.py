@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import re
 import statistics
@@ -150,19 +151,21 @@ def test_explanations_and_missing_quotes_get_none():
     assert extract("Who won?", []) is None
 
 
-def test_the_gate_withholds_a_low_confidence_span():
-    model = load_model()
+@pytest.mark.parametrize("which", ["rules only", "with the reader"])
+def test_the_gate_withholds_a_low_confidence_span(which):
+    model = load_model() if which == "rules only" else short_answer.load_reader_model()[1]
+    assert model is not None
     question, quotes = "Who won?", ["The weather was mild and the match went on."]
-    candidate, probability = best(question, quotes)
+    candidate, probability = best(question, quotes, model=model)
     assert probability < model.threshold
-    assert extract(question, quotes) is None
+    assert extract(question, quotes, model=model) is None
     # The same span passes a gate with a lower threshold: it is the gate, not the rules, that withheld it.
-    lenient = ShortAnswerModel(model.weights, model.bias, model.gate_weights, model.gate_bias, 0.0, {})
+    lenient = dataclasses.replace(model, threshold=0.0)
     assert extract(question, quotes, model=lenient) == candidate.text
     # A weak answer (low answer probability, a low-ranked quote) lowers the gate's estimate.
     inputs = {"scores": [0.9], "coverages": [1.0]}
-    sure = best("Who will travel to Israel as soon as possible?", [AMR], confidence=0.99, **inputs)[1]
-    unsure = best("Who will travel to Israel as soon as possible?", [AMR], confidence=0.2, **inputs)[1]
+    sure = best("Who will travel to Israel as soon as possible?", [AMR], confidence=0.99, model=model, **inputs)[1]
+    unsure = best("Who will travel to Israel as soon as possible?", [AMR], confidence=0.2, model=model, **inputs)[1]
     assert unsure < sure
 
 
@@ -185,18 +188,36 @@ def test_the_model_file_loads_and_matches_the_code(tmp_path):
         ShortAnswerModel.load(stale)
 
 
+def test_the_reader_model_file_loads_and_matches_the_code():
+    data = json.loads(short_answer.READER_MODEL_PATH.read_text())
+    assert data["reader"] is True
+    assert data["features"] == list(short_answer.READER_RANKER) and len(data["weights"]) == len(data["features"])
+    assert data["gate_features"] == list(short_answer.READER_GATE)
+    assert data["meta"]["cv_shown_exact_match"] >= 0.70 and data["meta"]["cv_shown_f1"] >= 0.80
+    reader, model = short_answer.load_reader_model()
+    assert reader is not None and model.reader and model.threshold == data["threshold"]
+    assert short_answer.load_reader_model()[1] is model  # read once
+
+
 def test_a_short_answer_is_fast():
-    load_model()
+    rules = load_model()
     cases = [("Who did Blinken speak to on Tuesday?", [TUESDAY_ASHKENAZI, TUESDAY_SULLIVAN, WEDNESDAY_ABBAS]),
              ("Which places did Blinken discuss with President Abbas?", [PLACES, WEDNESDAY_ABBAS, SPOKESMAN]),
              ("What do Israelis and Palestinians deserve, according to Blinken?", [DESERVE, TWEET, BIDEN])]
-    times = []
+    times, with_reader = [], []
     for _ in range(20):
         for question, quotes in cases:
             started = time.perf_counter()
-            extract(question, quotes, scores=[0.9, 0.8, 0.7], coverages=[1.0, 0.8, 0.5], confidence=0.95)
+            extract(question, quotes, scores=[0.9, 0.8, 0.7], coverages=[1.0, 0.8, 0.5], confidence=0.95, model=rules)
             times.append(time.perf_counter() - started)
-    assert statistics.median(times) < 0.005  # about 1 ms; generous for a loaded CI machine
+    assert statistics.median(times) < 0.005  # rules only: about 1 ms; generous for a loaded CI machine
+    short_answer.load_reader_model()
+    for _ in range(5):
+        for question, quotes in cases:
+            started = time.perf_counter()
+            extract(question, quotes, scores=[0.9, 0.8, 0.7], coverages=[1.0, 0.8, 0.5], confidence=0.95)
+            with_reader.append(time.perf_counter() - started)
+    assert statistics.median(with_reader) < 0.25  # one reader pass: tens of ms on 2 cores
 
 
 def test_the_engine_shows_the_right_short_answer_or_none(sample_engine):

@@ -23,6 +23,7 @@ Nothing here loads a model but that JSON (read once, lazily); a short answer cos
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import threading
@@ -31,6 +32,8 @@ from enum import Enum
 from pathlib import Path
 
 from qa.store.lexical import STOPWORDS, tokenize
+
+log = logging.getLogger(__name__)
 
 MODEL_PATH = Path(__file__).parent.parent / "data" / "short_answer.json"
 MAX_SENTENCES = 3  # quotes searched, best first
@@ -725,6 +728,24 @@ GATE_FEATURES: tuple[str, ...] = (
 )
 
 
+# With the span reader (qa/answer/reader.py): each candidate also gets the reader's judgement of it, and the
+# gate the reader's judgement of the best candidate and of the whole context (its "no answer" score).
+READER_FEATURES: tuple[str, ...] = (
+    "reader_logp",  # log P(start) + log P(end) of the candidate's first and last word pieces (floor -20)
+    "reader_gap",  # its gap to the reader's best span
+    "reader_top", "reader_overlap", "reader_inside",  # it is / overlaps (token F1) / lies in the best span
+    "reader_unmapped",  # truncated away: the reader never saw it
+    "reader_only",  # the reader's own best span, which the rules did not propose
+)
+READER_BASE: tuple[str, ...] = BASE_FEATURES + READER_FEATURES
+READER_RANKER: tuple[str, ...] = READER_BASE + tuple(f"{t.value}:{f}" for t in TYPED for f in READER_BASE)
+READER_GATE: tuple[str, ...] = GATE_FEATURES + (
+    "best_reader_logp", "best_reader_top", "best_reader_overlap", "reader_best_logp", "reader_null_gap",
+)
+READER_MODEL_PATH = MODEL_PATH.parent / "reader.json"
+_FLOOR = -20.0
+
+
 @dataclass
 class ShortAnswerModel:
     weights: list[float]  # the ranker, FEATURES order: P(this candidate is exactly the answer)
@@ -733,13 +754,19 @@ class ShortAnswerModel:
     gate_bias: float
     threshold: float  # show the best candidate when the gate's probability >= threshold
     meta: dict
+    reader: bool = False  # fitted with the reader's features (READER_RANKER / READER_GATE order)
 
     def __post_init__(self):
-        if len(self.weights) != len(FEATURES) or len(self.gate_weights) != len(GATE_FEATURES):
+        ranker, gate = self.names()
+        if len(self.weights) != len(ranker) or len(self.gate_weights) != len(gate):
             raise ValueError(f"short-answer model has {len(self.weights)}/{len(self.gate_weights)} weights for "
-                             f"{len(FEATURES)}/{len(GATE_FEATURES)} features")
-        self._shared = self.weights[:_N]
-        self._by_type = {t: self.weights[_N * (k + 1) : _N * (k + 2)] for k, t in enumerate(TYPED)}
+                             f"{len(ranker)}/{len(gate)} features")
+        n = len(ranker) // (len(TYPED) + 1)
+        self._shared = self.weights[:n]
+        self._by_type = {t: self.weights[n * (k + 1) : n * (k + 2)] for k, t in enumerate(TYPED)}
+
+    def names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return (READER_RANKER, READER_GATE) if self.reader else (FEATURES, GATE_FEATURES)
 
     def logit(self, kind: AnswerType, features: tuple[float, ...]) -> float:
         z = self.bias
@@ -751,22 +778,26 @@ class ShortAnswerModel:
     def gate(self, features: list[float]) -> float:
         return _sigmoid(self.gate_bias + sum(w * x for w, x in zip(self.gate_weights, features)))
 
-    def save(self, path: Path = MODEL_PATH) -> None:
+    def save(self, path: Path | None = None) -> None:
+        path = path or (READER_MODEL_PATH if self.reader else MODEL_PATH)
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"features": list(FEATURES), "weights": self.weights, "bias": self.bias,
-                "gate_features": list(GATE_FEATURES), "gate_weights": self.gate_weights, "gate_bias": self.gate_bias,
-                "threshold": self.threshold, "meta": self.meta}
+        ranker, gate = self.names()
+        data = {"features": list(ranker), "weights": self.weights, "bias": self.bias,
+                "gate_features": list(gate), "gate_weights": self.gate_weights, "gate_bias": self.gate_bias,
+                "threshold": self.threshold, "reader": self.reader, "meta": self.meta}
         path.write_text(json.dumps(data, indent=1) + "\n")
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> "ShortAnswerModel":
         data = json.loads(path.read_text())
-        for key, names in (("features", FEATURES), ("gate_features", GATE_FEATURES)):
-            if data.get(key) != list(names):
-                raise ValueError(f"{path}: fitted on {key} {data.get(key)}, the code has {list(names)}; "
+        reader = bool(data.get("reader", False))
+        names = (READER_RANKER, READER_GATE) if reader else (FEATURES, GATE_FEATURES)
+        for key, expected in zip(("features", "gate_features"), names):
+            if data.get(key) != list(expected):
+                raise ValueError(f"{path}: fitted on {key} {data.get(key)}, the code has {list(expected)}; "
                                  "refit it with bench/calibrate_short_answer.py")
         return cls(data["weights"], data["bias"], data["gate_weights"], data["gate_bias"], data["threshold"],
-                   data.get("meta", {}))
+                   data.get("meta", {}), reader)
 
 
 def _sigmoid(z: float) -> float:
@@ -774,16 +805,19 @@ def _sigmoid(z: float) -> float:
 
 
 def design_row(kind: AnswerType, features: tuple[float, ...]) -> list[float]:
-    """A candidate's row in FEATURES order: the shared copy, then the copy of its question type."""
-    row = list(features) + [0.0] * (_N * len(TYPED))
+    """A candidate's row in FEATURES order (READER_RANKER order when it holds the reader's features too): the
+    shared copy, then the copy of its question type."""
+    n = len(features)
+    row = list(features) + [0.0] * (n * len(TYPED))
     k = TYPED.index(kind)
-    row[_N * (k + 1) : _N * (k + 2)] = features
+    row[n * (k + 1) : n * (k + 2)] = features
     return row
 
 
 def gate_features(kind: AnswerType, found: list[Candidate], probabilities: list[float],
-                  confidence: float | None) -> tuple[int, list[float]]:
-    """The index of the most probable candidate and the gate's features for it."""
+                  confidence: float | None, reading: "ReaderView | None" = None) -> tuple[int, list[float]]:
+    """The index of the most probable candidate and the gate's features for it (READER_GATE's with a
+    reading)."""
     b = max(range(len(found)), key=lambda k: (probabilities[k], -found[k].sentence, -(found[k].end - found[k].start)))
     best_c, p = found[b], probabilities[b]
     rival, overlap, total = 0.0, 0.0, 0.0
@@ -801,15 +835,104 @@ def gate_features(kind: AnswerType, found: list[Candidate], probabilities: list[
            math.log1p(len(found)), confidence if confidence is not None else 0.5, float(best_c.sentence),
            *(float(kind is t) for t in TYPED), *(float(best_c.kind is k) for k in SpanKind),
            float(len(best_c.text.split()))]
+    if reading is not None:
+        own = reading.features[b]
+        row += [own[0], own[2], own[3], reading.best_logp, reading.null_gap]
     return b, row
 
 
+# ---------------------------------------------------------------- the reader's view of the candidates
+@dataclass(frozen=True)
+class ReaderView:
+    """What the span reader says about a question's candidates (READER_FEATURES each) and its context."""
+
+    features: list[tuple[float, ...]]  # for each candidate, then for `extra`
+    extra: Candidate | None  # the reader's best span when no candidate is it (a verbatim slice of one quote)
+    best_text: str  # the reader's own best span (a verbatim slice of the joined quotes)
+    best_logp: float
+    null_gap: float  # the "no answer" score less the best span's (log scale)
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.findall(r"\w+", text.lower()) if w not in ("a", "an", "the")]
+
+
+def _overlap(a: str, b: str) -> float:
+    x, y = _words(a), _words(b)
+    if not x or not y:
+        return 0.0
+    common = sum(min(x.count(w), y.count(w)) for w in set(x))
+    return 0.0 if not common else 2 * common / (len(x) + len(y))
+
+
+def read(question: str, sentences: list[str], found: list[Candidate], reader) -> ReaderView:
+    """One pass of the reader over the question and the first quotes, judging every candidate."""
+    reading, starts = reader.read(question, sentences[:MAX_SENTENCES])
+    best = reading.best()
+    if best is None:
+        best_start, best_end, best_logp = 0, 0, _FLOOR
+    else:
+        best_start, best_end, best_logp = best
+    best_text = reading.context[best_start:best_end]
+    best_norm = _words(best_text)
+    rows = []
+    for c in found:
+        span = reading.span(starts[c.sentence] + c.start, starts[c.sentence] + c.end) if c.sentence < len(starts) else None
+        if span is None:
+            rows.append((_FLOOR, _FLOOR - max(best_logp, _FLOOR), 0.0, 0.0, 0.0, 1.0))
+            continue
+        logp = max(span[0], _FLOOR)
+        a, b = starts[c.sentence] + c.start, starts[c.sentence] + c.end
+        rows.append((logp, logp - max(best_logp, _FLOOR), float(_words(c.text) == best_norm and bool(best_norm)),
+                     _overlap(c.text, best_text), float(best_start <= a and b <= best_end), 0.0, 0.0))
+    extra = None
+    if best is not None and best_norm and not any(r[2] for r in rows):
+        extra = _own_span(sentences, starts, best_start, best_end)
+        if extra is not None:
+            rows.append((max(best_logp, _FLOOR), 0.0, 1.0, 1.0, 1.0, 0.0, 1.0))
+    null_logp = reading.null - reading.log_z_start - reading.log_z_end
+    return ReaderView(rows, extra, best_text, max(best_logp, _FLOOR), max(min(null_logp - best_logp, 20.0), -20.0))
+
+
+_EDGE = " \t,;:.!?()[]\"“”‘’'—–-"
+
+
+def _own_span(sentences: list[str], starts: list[int], a: int, b: int) -> Candidate | None:
+    """The reader's span as a candidate of its quote: trimmed of edge punctuation and of a leading article,
+    at most MAX_WORDS + 2 words, never across two quotes."""
+    k = max(i for i, s in enumerate(starts) if s <= a)
+    quote = sentences[k]
+    start, end = a - starts[k], b - starts[k]
+    if end > len(quote):
+        return None
+    while start < end and quote[start] in _EDGE:
+        start += 1
+    while end > start and quote[end - 1] in _EDGE:
+        end -= 1
+    m = re.match(r"(?:the|a|an)\s+", quote[start:end], re.I)
+    if m:
+        start += m.end()
+    text = quote[start:end]
+    if not text or len(text.split()) > MAX_WORDS + 2:
+        return None
+    kind = (SpanKind.DATE if _DATE.fullmatch(text) else SpanKind.NUMBER if re.search(r"\d", text)
+            else SpanKind.NAME if all(w[:1].isupper() for w in text.split()) else SpanKind.PHRASE)
+    features = [0.0] * _N
+    features[_KIND_AT[kind]] = 1.0
+    features[_INDEX["n_words"]] = len(text.split()) / MAX_WORDS
+    features[_INDEX["rank_1"]] = float(k == 1)
+    features[_INDEX["rank_2"]] = float(k >= 2)
+    return Candidate(text, k, start, end, kind, tuple(features))
+
+
 _MODEL: ShortAnswerModel | None = None
+_READER_MODEL: ShortAnswerModel | None = None
+_READER_TRIED = False
 _MODEL_LOCK = threading.Lock()
 
 
 def load_model() -> ShortAnswerModel:
-    """qa/data/short_answer.json, read once (a mismatch with the code's features raises)."""
+    """qa/data/short_answer.json (the rules-only model), read once (a mismatch with the code's features raises)."""
     global _MODEL
     if _MODEL is None:
         with _MODEL_LOCK:
@@ -818,18 +941,57 @@ def load_model() -> ShortAnswerModel:
     return _MODEL
 
 
+def load_reader_model():
+    """(the reader, qa/data/reader.json's model), or (None, None) when either is missing or does not load:
+    then the rules-only model answers (one warning)."""
+    global _READER_MODEL, _READER_TRIED
+    from qa.answer import reader as reader_module
+
+    if not _READER_TRIED:
+        with _MODEL_LOCK:
+            if not _READER_TRIED:
+                try:
+                    _READER_MODEL = ShortAnswerModel.load(READER_MODEL_PATH)
+                except Exception as exc:  # noqa: BLE001 - a missing or stale file: the rules-only model
+                    log.warning("short-answer reader model unavailable (%s: %s); using the rules-only model",
+                                type(exc).__name__, exc)
+                _READER_TRIED = True
+    if _READER_MODEL is None:
+        return None, None
+    found = reader_module.load()
+    return (found, _READER_MODEL) if found is not None else (None, None)
+
+
 def best(question: str, sentences: list[str], *, scores: list[float] | None = None,
          coverages: list[float] | None = None, confidence: float | None = None,
-         model: ShortAnswerModel | None = None) -> tuple[Candidate, float] | None:
-    """The most probable candidate and the gate's probability that it is exactly right (shown or not)."""
+         model: ShortAnswerModel | None = None, reader=None) -> tuple[Candidate, float] | None:
+    """The most probable candidate and the gate's probability that it is exactly right (shown or not).
+    Without a model given, the reader model when the reader loads, else the rules-only one; with a model
+    fitted with the reader's features, `reader` (default: the shipped one) reads the quotes."""
+    found = _best(question, sentences, scores, coverages, confidence, model, reader)
+    return found[:2] if found else None
+
+
+def _best(question, sentences, scores, coverages, confidence, model, reader):
     kind = answer_type(question)
     found = candidates(question, sentences, scores=scores, coverages=coverages, confidence=confidence)
     if not found:
         return None
-    model = model or load_model()
-    probabilities = [_sigmoid(model.logit(kind, c.features)) for c in found]
-    b, row = gate_features(kind, found, probabilities, confidence)
-    return found[b], model.gate(row)
+    if model is None:
+        shipped_reader, model = load_reader_model()
+        reader = reader or shipped_reader
+        model = model or load_model()
+    elif model.reader and reader is None:
+        reader, _ = load_reader_model()
+        if reader is None:
+            model = load_model()
+    view = read(question, sentences, found, reader) if model.reader else None
+    if view is not None and view.extra is not None:
+        found = found + [view.extra]
+    rows = [c.features + view.features[k] for k, c in enumerate(found)] if view else [c.features for c in found]
+    probabilities = [_sigmoid(model.logit(kind, f)) for f in rows]
+    b, row = gate_features(kind, found, probabilities, confidence, view)
+    return found[b], model.gate(row), model
 
 
 def inputs(scored, confidence: float | None) -> dict:
@@ -839,13 +1001,12 @@ def inputs(scored, confidence: float | None) -> dict:
 
 def extract(question: str, sentences: list[str], *, scores: list[float] | None = None,
             coverages: list[float] | None = None, confidence: float | None = None,
-            model: ShortAnswerModel | None = None) -> str | None:
+            model: ShortAnswerModel | None = None, reader=None) -> str | None:
     """The short answer from the given quotes (best quote first) when the gate finds it likely right,
     else None: explanations, no fitting span, or too little confidence. `scores`/`coverages`: the quotes'
     sentence scores and question coverage; `confidence`: the answer's probability (all optional)."""
-    model = model or load_model()
-    found = best(question, sentences, scores=scores, coverages=coverages, confidence=confidence, model=model)
+    found = _best(question, sentences, scores, coverages, confidence, model, reader)
     if found is None:
         return None
-    candidate, probability = found
-    return candidate.text if probability >= model.threshold else None
+    candidate, probability, used = found
+    return candidate.text if probability >= used.threshold else None
