@@ -134,7 +134,11 @@ def run_extract(module, rows: list[dict], with_inputs: bool = True) -> tuple[lis
 
 
 def report(args) -> None:
+    import torch
+
     from qa.answer import short_answer
+
+    torch.set_num_threads(1)  # on shared cores, more threads make each one-question reader pass far slower
 
     questions = load_questions()
     bench = [q for q in benchmark_sample(questions) if q["type"] == "answerable"]

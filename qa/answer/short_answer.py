@@ -19,7 +19,13 @@ Rules propose, a calibrated model disposes:
   bench/calibrate_short_answer.py on squad-v2-dev questions outside the bench sample
   (qa/data/short_answer.json).
 
-Nothing here loads a model but that JSON (read once, lazily); a short answer costs about a millisecond."""
+With the span reader (qa/answer/reader.py, a fine-tuned all-MiniLM-L6-v2 delta), every candidate also
+carries the reader's judgement of it, the reader's own best span joins the candidates when the rules did
+not propose it, and the ranker and gate of qa/data/reader.json (fitted by the same script with --reader)
+decide: one reader pass, tens of ms on CPU. Without the reader (its delta missing or failing to load) the
+rules-only model of qa/data/short_answer.json answers, at about a millisecond. Both models load once,
+lazily.
+"""
 from __future__ import annotations
 
 import json
