@@ -254,8 +254,9 @@ def reader_views(rows: list[dict], name: str) -> list:
     cache = INPUTS_DIR / f"views_{name}_{signature[:10]}.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())
-    readers = [reader_module.load(p) for p in paths]
-    if any(r is None for r in readers):
+    folds = {fold_of(r["id"]) for r in rows}
+    readers = [reader_module.load(p) if f in folds else None for f, p in enumerate(paths)]
+    if any(readers[f] is None for f in folds):
         raise SystemExit(f"fold readers missing under {READER_DIR}: run bench/train_reader.py --only folds")
     views = []
     for r in tqdm(rows, desc="reader views", file=sys.stderr):
@@ -278,9 +279,13 @@ def fit(args) -> None:
     calibration = random.Random(1).sample(pool, min(args.n, len(pool)))
     rows = collect(calibration, "calibration", args.refresh)
     rows = [r for r in rows if not r["abstained"]]  # the gate only ever sees answered questions
+    if args.fold is not None:  # only the questions of one fold (read by the reader trained without it)
+        from train_reader import fold_of
+
+        rows = [r for r in rows if fold_of(r["id"]) == args.fold]
     n = len(rows)
 
-    views = reader_views(rows, "calibration") if args.reader else None
+    views = reader_views(rows, f"calibration{'' if args.fold is None else args.fold}") if args.reader else None
     started = time.perf_counter()
     X, em, f1, group, found = dataset(rows, views)
 
@@ -350,6 +355,7 @@ def main() -> None:
     parser.add_argument("--target-f1", type=float, default=0.81)
     parser.add_argument("--n", type=int, default=10000, help="calibration questions (at most all outside the sample)")
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation of the logistic model")
+    parser.add_argument("--fold", type=int, default=None, help="with --reader: fit on one fold's questions only")
     parser.add_argument("--reader", action="store_true", help="fit qa/data/reader.json (the reader's features too)")
     parser.add_argument("--refresh", action="store_true", help="ask the engine again instead of using the cache")
     args = parser.parse_args()
