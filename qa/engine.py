@@ -331,7 +331,7 @@ class Engine:
     def _compose(self, state: dict) -> Answer:
         started = time.perf_counter()
         question, passages = state["question"], state["passages"]
-        from qa.news.answers import NewsAnswerer, with_dates
+        from qa.news.answers import NewsAnswerer, short_with_date, with_dates
 
         # "What did Sullivan convey?", "Who is Ned Price?": from the quotes and people read at ingest.
         news = NewsAnswerer(self.store.catalog)
@@ -370,6 +370,7 @@ class Engine:
                 short = short_answer.extract(question, [s.text for s in best_first],
                                              **short_answer.inputs(best_first, draft.probability))
         text = with_dates(text, cited, self.store.catalog)  # "on Tuesday (11 May 2021)"
+        short = short_with_date(short, cited, self.store.catalog)
         timings = state["timings"]
         timings["answer"] = (time.perf_counter() - started) * 1000
         timings["total"] = sum(timings.values())

@@ -33,6 +33,13 @@ def exact_match(prediction: str, golds: list[str]) -> float:
     return max((float(normalize_answer(prediction) == normalize_answer(g)) for g in golds), default=0.0)
 
 
+def short_forms(short: str) -> list[str]:
+    """A bold answer as it may be judged: whole, and for a resolved day ("Tuesday (11 May 2021)") the day
+    as the article writes it and the date it stands for, either of which a gold answer may give."""
+    match = re.fullmatch(r"(.+?) \((.+)\)", short.strip())
+    return [short] + ([match.group(1), match.group(2)] if match else [])
+
+
 def token_f1(prediction: str, golds: list[str]) -> float:
     def f1(pred: str, gold: str) -> float:
         p, g = normalize_answer(pred).split(), normalize_answer(gold).split()
@@ -130,8 +137,8 @@ def score_question(gold: GoldQuestion, answer: Answer, names: ArticleNames, cata
         "answer_recall": recall if gold.answerable else None,
         # For questions that ask for several items (answer_mode "all"): the share of them the answer holds.
         "items_found": sum(found) / len(found) if gold.answerable and gold.answer_mode is AnswerMode.ALL else None,
-        "exact_match": exact_match(short, gold.answers) if gold.answerable else None,
-        "f1": token_f1(short, gold.answers) if gold.answerable else None,
+        "exact_match": max(exact_match(f, gold.answers) for f in short_forms(short)) if gold.answerable else None,
+        "f1": max(token_f1(f, gold.answers) for f in short_forms(short)) if gold.answerable else None,
         "citations": len(answer.citations),
         "correct_citations": correct_citations if gold.answerable else None,
         "nonverbatim_citations": len(citation_check.verify(answer.citations, catalog)),

@@ -183,7 +183,9 @@ class NewsAnswerer:
                                                                                   quote.start, [])
                 said = [s for s in unit if s.start == best.start] or unit[:1]
                 cited = sorted({s.start: s for s in naming + said}.values(), key=lambda s: s.start)
-                return NewsAnswer(lead, cited, quote.speaker, "speaker")
+                # The bold answer is verbatim from a cited sentence: the full name where one holds it.
+                short = next((form for form in (quote.speaker, surname) if any(form in s.text for s in cited)), None)
+                return NewsAnswer(lead, cited, short, "speaker")
         return None
 
     # ---------------------------------------------------------------- "What happened on Wednesday?"
@@ -229,10 +231,18 @@ class NewsAnswerer:
             if not rows:
                 return None
         row: PersonRow = rows[0]
-        sentences = self._sentences(row.article_id, row.start, row.end)[:1]
+        # Cite the sentence that gives the title (with the name, when one does): the bold title is verbatim.
+        article = self.catalog.article(row.article_id)
+        text = article.text if article else ""
+        surname = row.name.split()[-1]
+        at = next((m.start() for m in re.finditer(re.escape(row.title), text)
+                   if surname in text[m.end() : m.end() + len(row.name) + 40]), text.find(row.title))
+        sentences = self._sentences(row.article_id, at, at + len(row.title))[:1] if at >= 0 else []
+        short = row.title if sentences else None
+        sentences = sentences or self._sentences(row.article_id, row.start, row.end)[:1]
         if not sentences:
             return None
-        return NewsAnswer(f"{row.name} ({row.title})", sentences, row.title, "person")
+        return NewsAnswer(f"{row.name} ({row.title})", sentences, short, "person")
 
 
 _MARKER = re.compile(r"(\[\d+\])")
@@ -265,3 +275,18 @@ def with_dates(text: str, cited: list, catalog: Catalog) -> str:
                 end = at + len(mention["text"])
                 parts[i - 1] = f"{segment[:end]} ({label}){segment[end:]}"
     return "".join(parts)
+
+
+def short_with_date(short: str | None, cited: list, catalog: Catalog) -> str | None:
+    """A bold answer that is a relative date of a cited sentence ("Tuesday") with the date it stands for:
+    "Tuesday (11 May 2021)". Anything else unchanged."""
+    from qa.news.dates import date_label
+
+    if not short or not cited or _WRITTEN_IN_FULL.search(short):
+        return short
+    mentions = catalog.date_mentions(sorted({c.article_id for c in cited}))
+    for citation in cited:
+        for m in mentions.get(citation.article_id, ()):
+            if citation.start <= m["start"] and m["end"] <= citation.end and short in m["text"]:
+                return f"{short} ({date_label(m['date'], m.get('until'))})"
+    return short
