@@ -135,6 +135,20 @@ def name_key(name: str) -> str:
     return words[-1].lower() if words else ""
 
 
+def _name_filter(alias: str, key_column: str, name_column: str, name: str | None,
+                 article_ids: Sequence[str] | None) -> tuple[str, list]:
+    """The WHERE clause (and its arguments) for rows of a name (its key: the surname, or the whole name)
+    and of some articles (at most a few hundred: the articles of one answer's passages)."""
+    where, args = [], []
+    if name is not None:
+        where.append(f"({alias}.{key_column} = ? OR lower({alias}.{name_column}) = ?)")
+        args += [name_key(name), " ".join(name.lower().split())]
+    if article_ids is not None:
+        where.append(f"{alias}.article_id IN ({','.join('?' * len(article_ids))})")
+        args += list(article_ids)
+    return (" WHERE " + " AND ".join(where) if where else ""), args
+
+
 @dataclass(frozen=True)
 class QuoteRow:
     article_id: str
@@ -347,31 +361,15 @@ class Catalog:
         ("Blinken", "Antony Blinken", "blinken"), and a body ("State Department")."""
         sql = ('SELECT q.article_id, q.idx, q.speaker, q.role, q.mention, q.cue, q.kind, q.via, q.start, q."end", '
                "q.text, a.title, a.published, a.url FROM quotes q JOIN articles a ON a.id = q.article_id")
-        where, args = [], []
-        if speaker is not None:
-            where.append("(q.speaker_key = ? OR lower(q.speaker) = ?)")
-            args += [name_key(speaker), " ".join(speaker.lower().split())]
-        if article_ids is not None:
-            where.append(f"q.article_id IN ({','.join('?' * len(article_ids))})")
-            args += list(article_ids)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY a.published DESC, q.article_id, q.start LIMIT ?"
+        where, args = _name_filter("q", "speaker_key", "speaker", speaker, article_ids)
+        sql += where + " ORDER BY a.published DESC, q.article_id, q.start LIMIT ?"
         return [QuoteRow(*row) for row in self._conn.execute(sql, (*args, limit))]
 
     def people(self, name: str | None = None, article_ids: Sequence[str] | None = None) -> list["PersonRow"]:
         sql = ('SELECT p.article_id, p.name, p.title, p.titles, p.orgs, p.start, p."end", a.title, a.published '
                "FROM people p JOIN articles a ON a.id = p.article_id")
-        where, args = [], []
-        if name is not None:
-            where.append("(p.name_key = ? OR lower(p.name) = ?)")
-            args += [name_key(name), " ".join(name.lower().split())]
-        if article_ids is not None:
-            where.append(f"p.article_id IN ({','.join('?' * len(article_ids))})")
-            args += list(article_ids)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY a.published DESC, p.start"
+        where, args = _name_filter("p", "name_key", "name", name, article_ids)
+        sql += where + " ORDER BY a.published DESC, p.start"
         return [PersonRow(r[0], r[1], r[2], tuple(json.loads(r[3])), tuple(json.loads(r[4])), r[5], r[6], r[7], r[8])
                 for r in self._conn.execute(sql, args)]
 
