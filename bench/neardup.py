@@ -66,7 +66,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.sources import syndication  # noqa: E402
 from qa.sources.syndication import (  # noqa: E402
-    MIN_WORDS, SHINGLE_SIZE, NearDuplicates, _shingles_of, jaccard, key_difference, new_key_share, words,
+    MIN_WORDS, SHINGLE_SIZE, NearDuplicates, _shingles_of, jaccard, key_difference, words,
 )
 
 SQUAD_DIR = ROOT.parent / "shared" / "bench" / "squad-v2-dev"

@@ -456,9 +456,8 @@ def worker_measure(args) -> dict:
         from threadpoolctl import ThreadpoolController
 
         controller = ThreadpoolController()
-        blas_threads = [p["num_threads"] for p in controller.info() if p["user_api"] == "blas"]
     except ImportError:  # only the OpenBLAS variants need it
-        controller, blas_threads = None, []
+        controller = None
     runs = {"served": (served_threads, None), "torch_default_threads": (default_threads, default_blas)}
     if controller is not None:
         runs["torch_default_blas_one_thread"] = (default_threads, 1)

@@ -137,7 +137,12 @@ def test_callbacks_see_the_retriever_run(sample_engine, monkeypatch):
     documents = end["documents"]
     assert documents and all(isinstance(d, Document) for d in documents)
     # the answer's passages are the documents the trace shows
-    assert [document_to_passage(d) for d in documents][: len(answer.passages)] == answer.passages
+    from qa.news.when import frame, reweigh
+
+    # ... ranked by the question's time frame (as of today) and cut to k
+    ranked = reweigh([document_to_passage(d) for d in documents], frame("What did Sullivan convey?"),
+                     sample_engine.store.catalog.date_mentions)
+    assert ranked[: len(answer.passages)] == answer.passages
     assert len(answer.passages) == 2
     assert encoded == [["What did Sullivan convey?"]]  # the query is encoded once, not again by the retriever
 

@@ -63,12 +63,18 @@ class FakeEngine:
     def ensure_examples(self, progress=False):
         return None
 
-    def ask(self, question, history=None, k=None, filters=None):
+    def ask(self, question, history=None, k=None, filters=None, as_of=None):
         self.asked.append((question, k, filters))
+        self.as_of = as_of
         time.sleep(self.delay)
         if self.error is not None:
             raise self.error
         return Answer(question, "The articles don't say.", True)
+
+    def quotes(self, speaker=None, limit=100):
+        self.quoted = (speaker, limit)
+        return [{"speaker": "<b>Ned</b> Price", "role": None, "cue": "said", "via": None, "quote": "<img src=x>",
+                 "title": None, "article_id": "a1", "published": None, "start": 0, "end": 12}]
 
     def ingest_uploads(self, paths):
         paths = list(paths)
@@ -273,7 +279,7 @@ def test_remove_needs_an_id_and_the_confirmation(fresh):
 def test_every_endpoint_runs_with_only_its_required_arguments(fresh):
     client = client_for(fresh.url)
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    assert set(endpoints) == {"/chat", "/add_files", "/remove_article"}
+    assert set(endpoints) == {"/chat", "/add_files", "/remove_article", "/quotes"}
     meaningful = {"message": "Who did Blinken speak with?"}
     for name, info in endpoints.items():
         required = [p["parameter_name"] for p in info["parameters"] if not p["parameter_has_default"]]
@@ -668,3 +674,12 @@ def test_real_server_answers_bad_input_without_a_traceback(real_server):
     messages, _, _ = client_for(url).predict("Who?", [], 5, "2021-13-45", api_name="/chat")
     assert "date_from" in last_message(messages) and last_message(messages).startswith("⚠️")
     assert unexpected_tracebacks(real_server.log) == 0
+
+
+def test_quotes_endpoint_escapes_and_refuses_wrong_types(fresh):
+    client = client_for(fresh.url)
+    page = client.predict("<script>alert(1)</script>", api_name="/quotes")
+    assert "<img" not in page and "&lt;img src=x&gt;" in page and "&lt;b&gt;Ned&lt;/b&gt;" in page
+    assert fresh.engine.quoted == ("<script>alert(1)</script>", 200)
+    status, stream = call_raw(fresh.url, "quotes", {"data": [["not", "text"]]})
+    assert status == 200 and "speaker: expected text" in stream

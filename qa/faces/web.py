@@ -678,7 +678,11 @@ def build_blocks(engine: Engine) -> gr.Blocks:
                 yield history + [{"role": "assistant", "content": " ".join(words[:i])}], answered, gr.skip(), ""
             yield (history + [{"role": "assistant", "content": reply}], answered + [answer.to_dict()], panel, "")
 
-        inputs = [question, chatbot, answers, k, date_from, date_to, source_filter, mode, as_of_day]
+        # The as-of day reaches the chat through a State: the /chat API keeps its parameters (a client
+        # written before the setting existed still works), and the page sends what the box holds.
+        as_of_state = gr.State(None)
+        as_of_day.change(lambda day: day, [as_of_day], [as_of_state], api_name=False, queue=False)
+        inputs = [question, chatbot, answers, k, date_from, date_to, source_filter, mode, as_of_state]
         outputs = [chatbot, answers, sources, question]
         question.submit(respond, inputs, outputs, api_name="chat", preprocess=False, concurrency_id="chat")
 
