@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS source_articles (
 CREATE INDEX IF NOT EXISTS source_articles_by_article ON source_articles(article_id);
 CREATE TABLE IF NOT EXISTS articles (
     id TEXT PRIMARY KEY, title TEXT, published TEXT, source TEXT, url TEXT, author TEXT, caption TEXT,
-    external_id TEXT, text TEXT NOT NULL, added REAL NOT NULL);
+    external_id TEXT, text TEXT NOT NULL, added REAL NOT NULL, site TEXT);
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY, article_id TEXT NOT NULL, idx INTEGER NOT NULL, section TEXT NOT NULL,
     start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL, sentences TEXT NOT NULL);
@@ -190,7 +190,11 @@ class Catalog:
         self._conn.executescript(_SCHEMA)
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(articles)")}
         if "site" not in columns:  # added with feeds and URLs; older indexes gain it empty
-            self._conn.execute("ALTER TABLE articles ADD COLUMN site TEXT")
+            try:
+                self._conn.execute("ALTER TABLE articles ADD COLUMN site TEXT")
+            except sqlite3.OperationalError as error:  # another process opening it added it first
+                if "duplicate column" not in str(error):
+                    raise
         self._lock = threading.RLock()
         self._check_version()
 
