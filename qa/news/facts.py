@@ -26,7 +26,8 @@ def extract(text: str, published: str | None) -> ArticleFacts:
 
     text = _head(text)
     doc = parse(text)
-    return ArticleFacts(extract_quotes(text, doc), find_people(doc), resolve(text, published))
+    people = find_people(doc)  # once: the quotes' speakers are resolved against the same people
+    return ArticleFacts(extract_quotes(text, doc, people), people, resolve(text, published))
 
 
 def _head(text: str) -> str:

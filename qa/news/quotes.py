@@ -148,9 +148,9 @@ def _after(text: str, close_at: int, limit: int) -> str:
 class _Resolver:
     """Speaker mentions to people (or the body behind a statement), in reading order."""
 
-    def __init__(self, doc, text: str):
+    def __init__(self, doc, text: str, people: list[Person]):
         self.text = text
-        self.people = People(find_people(doc))
+        self.people = People(people)
         self.doc = doc
         self.last_named: Person | None = None
         self.last_statement: str | None = None  # who spoke in the last statement quoted
@@ -220,17 +220,17 @@ def _inside(offset: int, spans: list[_Span]) -> bool:
     return i >= 0 and offset < spans[i].close_at
 
 
-def extract_quotes(text: str, doc=None) -> list[Quote]:
-    """Every quote of an article text (its body), in reading order."""
+def extract_quotes(text: str, doc=None, people: list[Person] | None = None) -> list[Quote]:
+    """Every quote of an article text (its body), in reading order. `people`: find_people(doc), when the
+    caller has them already."""
     from qa.news.nlp import parse
 
     doc = doc if doc is not None else parse(text)
+    people = find_people(doc) if people is None else people
     spans = quote_spans(text)
-    resolver = _Resolver(doc, text)
     found: list[tuple[int, Quote]] = []
     attributions: list[tuple[str, str, QuoteKind, str | None, int] | None] = []
     for index, span in enumerate(spans):
-        resolver.subjects_until(span.open_at, spans)
         following = spans[index + 1].open_at if index + 1 < len(spans) else len(text)
         attributions.append(_attribution(text, span, spans[index - 1].close_at if index else 0, following))
     # A quote without its own attribution belongs to the quote it runs on from or into, or to the quote
@@ -243,7 +243,7 @@ def extract_quotes(text: str, doc=None) -> list[Quote]:
             attributions[index] = previous
         elif span.runs_on and index + 1 < len(spans) and attributions[index + 1]:
             attributions[index] = attributions[index + 1]
-    resolver = _Resolver(doc, text)
+    resolver = _Resolver(doc, text, people)
     for index, span in enumerate(spans):
         attribution = attributions[index]
         content = text[span.start : span.end]
@@ -264,7 +264,7 @@ def extract_quotes(text: str, doc=None) -> list[Quote]:
             resolver.last_statement = speaker
         start, end = _trim(text, span.start, span.end)
         found.append((start, Quote(start, end, text[start:end], speaker, role, mention, cue, kind, via, resolved)))
-    found.extend(_reported(doc, text, spans))
+    found.extend(_reported(doc, text, spans, people))
     found.sort(key=lambda item: item[0])
     return [quote for _, quote in found]
 
@@ -330,11 +330,11 @@ def _looks_like_verb(word: str) -> bool:
     return bool(_VERBISH.match(word)) and word not in ("its", "his", "this", "has", "was", "is", "us", "as")
 
 
-def _reported(doc, text: str, spans: list[_Span]) -> list[tuple[int, Quote]]:
+def _reported(doc, text: str, spans: list[_Span], people: list[Person]) -> list[tuple[int, Quote]]:
     """Reported speech outside quotation marks: a speech verb whose subject is a person, a pronoun for
     one, or a titled role; what was said is the rest of the sentence from the subject on."""
     found = []
-    resolver = _Resolver(doc, text)
+    resolver = _Resolver(doc, text, people)
     for sentence in doc.sents:
         if any(sentence.start_char < s.close_at and s.open_at < sentence.end_char for s in spans):
             resolver.subjects_until(sentence.end_char, spans)
