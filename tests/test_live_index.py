@@ -262,6 +262,7 @@ KILL_POINTS = {
     "during-bm25-save": dict(module="store.lexical", owner="", name="_store", nth=1, after=True),
     "after-bm25-before-commit": dict(module="store.index", owner="", name="write_stamp", nth=1, after=False),
     "during-garbage-collection": dict(module="store.catalog", owner="Catalog", name="delete_articles", nth=1, after=False),
+    "while-storing-quotes": dict(module="store.catalog", owner="Catalog", name="set_facts", nth=1, after=False),
 }
 
 
@@ -289,3 +290,6 @@ def test_ingest_killed_at_any_moment_then_rerun_passes_check(tmp_path: Path, poi
     engine = Engine(make_settings(index))
     assert all(answers_about(engine, town) for town in ["Arlen", "Dunmore", "Elsby"])
     assert "quiet winter" in engine.ask("What kind of season did Arlen have?").passages[0].chunk.text
+    from qa.news.facts import VERSION
+
+    assert engine.store.catalog.articles_without_facts(VERSION) == []  # every article's quotes read, after all
