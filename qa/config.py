@@ -22,6 +22,14 @@ for _name, _value in {
     os.environ.setdefault(_name, _value)
 
 
+class LLMBackend(str, Enum):
+    """Who writes generated answers (qa/answer/llm.py). NONE: the extractive answerer alone (the default)."""
+
+    NONE = "none"
+    OPENAI = "openai"  # any OpenAI-compatible server: OpenAI, vLLM, LM Studio, Ollama's /v1, llama.cpp's server
+    LOCAL = "local"  # a GGUF file run in this process by llama-cpp-python
+
+
 class Fusion(str, Enum):
     """How dense and BM25 rankings are combined."""
 
@@ -88,6 +96,20 @@ class Settings(BaseSettings):
                                "OpenBLAS threads, 48 ms with one).")
     background_threads: int = Field(1, description="Threads an ingest started by the page may use (leave the "
                                     "other cores to the questions).")
+
+    llm: LLMBackend = Field(LLMBackend.NONE, description="none (extractive answers), openai (an "
+                            "OpenAI-compatible server) or local (a GGUF file, llama-cpp-python).")
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.")
+    llm_model: str = Field("local", description="Model name sent to the OpenAI-compatible server.")
+    llm_api_key: str | None = Field(None, description="API key of the OpenAI-compatible server (none for a local one).")
+    llm_model_path: Path | None = Field(None, description="GGUF file for QA_LLM=local (qa llm install writes one).")
+    llm_max_tokens: int = Field(200, ge=16, le=4096, description="Longest generated answer, in tokens.")
+    llm_timeout: float = Field(120.0, gt=0, description="Seconds a generated answer may take before the "
+                               "extractive answer is given instead.")
+    llm_context_words: int = Field(300, ge=50, le=3000, description="Words of numbered passage sentences given "
+                                   "to the model (the prompt is most of a small model's time on a CPU).")
+    llm_threads: int | None = Field(None, description="CPU threads of a local model (default: llama.cpp's).")
+    llm_context_tokens: int = Field(2048, ge=512, description="Context window of a local model.")
 
     host: str = Field("127.0.0.1", description="Address the web page listens on.")
     port: int = Field(7860, description="Port of the web page.")

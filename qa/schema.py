@@ -208,6 +208,11 @@ class Answer:
     # What the question names that the articles (or the passages found) don't mention (qa/answer/premise.py):
     # "The articles don't mention a Jordanian foreign minister"; `text` then opens with it. None otherwise.
     note: str | None = None
+    # Who wrote `text`: "extractive" (quoted sentences) or "llm" (generated sentences, each checked against
+    # the sentences it cites, qa/answer/checker.py). A generated sentence that failed the check is listed in
+    # `dropped` ({"sentence", "cited", "reason"}), never shown; when none passed, `mode` is "extractive".
+    mode: str = "extractive"
+    dropped: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -216,6 +221,8 @@ class Answer:
             "answer": self.text,
             "short_answer": self.short_answer,
             "note": self.note,
+            "mode": self.mode,
+            "dropped": list(self.dropped),
             "abstained": self.abstained,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "citations": [c.to_dict() for c in self.citations],
