@@ -110,6 +110,8 @@ class Settings(BaseSettings):
                                    "to the model (the prompt is most of a small model's time on a CPU).")
     llm_threads: int | None = Field(None, description="CPU threads of a local model (default: llama.cpp's).")
     llm_context_tokens: int = Field(2048, ge=512, description="Context window of a local model.")
+    models_dir: Path = Field(PROJECT_ROOT / "models", description="Where `qa llm install` puts GGUF files "
+                             "(qa/answer/models.py).")
 
     host: str = Field("127.0.0.1", description="Address the web page listens on.")
     port: int = Field(7860, description="Port of the web page.")
