@@ -1,15 +1,17 @@
 """The one Engine every interface calls: store + retriever + answerer, built once, models loaded lazily."""
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from qa.answer import citations, short_answer
 from qa.config import Settings, get_settings
 from qa.ingest import Ingestor, IngestReport
-from qa.schema import Answer, Filters
+from qa.schema import Answer, Citation, Filters
 from qa.store import Store
 
 if TYPE_CHECKING:  # imported lazily: `qa ingest` of unchanged files should not pay for LangChain
@@ -21,6 +23,16 @@ if TYPE_CHECKING:  # imported lazily: `qa ingest` of unchanged files should not 
 
 
 Turn = dict  # {"role": "user" | "assistant", "content": str}
+_UNSET = object()
+
+
+@dataclass
+class Progress:
+    """A sentence of the answer being streamed (Engine.stream): shown as soon as it has passed the check;
+    never withdrawn. `citations` are the ones it adds (its markers may also reuse earlier ones)."""
+
+    sentence: str
+    citations: list[Citation] = field(default_factory=list)
 
 
 def abstention_text(question: str, note: str | None = None) -> str:
@@ -59,6 +71,8 @@ class Engine:
         self._answerer: ExtractiveAnswerer | None = None
         self._chain: Runnable | None = None
         self._feedback = None  # qa.feedback.FeedbackStore, opened on first use
+        self._llm: Any = _UNSET  # qa.answer.llm.LLM, or None for QA_LLM=none; built on first use
+        self._checker = None
         self._lock = threading.RLock()
 
     # ---------------------------------------------------------------- components (lazy)
@@ -92,6 +106,26 @@ class Engine:
                     threshold=self.settings.abstain_threshold,
                 )
             return self._answerer
+
+    @property
+    def llm(self):
+        """The configured LLM (qa.answer.llm.LLM), or None when answers are extractive (QA_LLM=none). Raises
+        qa.answer.llm.LLMUnavailable naming what is missing (the extra, a setting, the model file)."""
+        from qa.answer.llm import build
+
+        with self._lock:
+            if self._llm is _UNSET:
+                self._llm = build(self.settings)
+            return self._llm
+
+    @property
+    def checker(self):
+        from qa.answer.checker import Checker
+
+        with self._lock:
+            if self._checker is None:
+                self._checker = Checker(self.store.encoder.encode)
+            return self._checker
 
     # ---------------------------------------------------------------- ingestion
     def ingest(self, paths: Iterable[Path | str], prune: bool = False, progress: bool = True, wait: bool = True,
@@ -257,6 +291,16 @@ class Engine:
         return self.chain.invoke({"question": question, "history": history, "k": k, "filters": filters,
                                   "as_of": as_of})
 
+    def stream(self, question: str, history: Sequence[Turn] | None = None, k: int | None = None,
+               filters: Filters | dict | None = None, as_of: str | None = None) -> Iterator[Progress | Answer]:
+        """The answer as it is made: a Progress for each sentence as soon as it may be shown (a generated
+        sentence once it has passed the check; an extractive answer's all at once), then the Answer (the
+        same one `ask` returns). Bad input raises InputError before anything is yielded."""
+        state = self._prepare({"question": question, "history": history, "k": k, "filters": filters,
+                               "as_of": as_of})
+        state["passages"] = self._retrieve(state, None)
+        yield from self._events(state)
+
     @property
     def chain(self) -> Runnable:
         """The whole pipeline as one LangChain Runnable: {question, history?, k?, filters?} → Answer.
@@ -296,6 +340,11 @@ class Engine:
 
             as_of = parse_day(as_of, "as_of")
         query = retrieval_query(question, history)
+        timings: dict[str, float] = {}
+        if query != question and self.llm is not None:  # a follow-up: the LLM condenses it, when there is one
+            started = time.perf_counter()
+            query = self._condense(question, history, fallback=query)
+            timings["condense"] = (time.perf_counter() - started) * 1000
         self.store.view()  # the last commit, reloaded if another process committed; raises if damaged
         started = time.perf_counter()
         vector = self.store.encoder.encode([query])[0]
@@ -307,8 +356,31 @@ class Engine:
             "k": k or self.settings.top_k,
             "filters": filters,
             "frame": time_frame(query, as_of),
-            "timings": {"encode": (time.perf_counter() - started) * 1000},
+            "timings": {**timings, "encode": (time.perf_counter() - started) * 1000},
         }
+
+    def _condense(self, question: str, history: Sequence[Turn], fallback: str) -> str:
+        """A follow-up rewritten as a standalone question by the LLM (prompts/condense.txt) from the user's
+        earlier turns only; the rule-based rewrite (`fallback`) when the LLM fails or writes anything but
+        one question."""
+        from qa.answer import prompts
+        from qa.answer.llm import LLMFailed, Message
+        from qa.followup import user_turns
+
+        turns = user_turns(history)
+        listed = "\n".join(f"- {' '.join(t.split())[:500]}" for t in turns[-4:])
+        try:
+            reply = self.llm.complete([Message("user", prompts.render("condense", history=listed,
+                                                                      question=question))], max_tokens=60)
+        except LLMFailed:
+            return fallback
+        lines = [line.strip().strip('"“”') for line in reply.strip().splitlines() if line.strip()]
+        if not lines:
+            return fallback
+        condensed = re.sub(r"^(?:standalone question|question)\s*:\s*", "", lines[0], flags=re.I).strip()
+        if not condensed or len(condensed) > 3 * len(fallback) + 100 or "NOT IN THE ARTICLES" in condensed.upper():
+            return fallback
+        return condensed
 
     def _retrieve(self, state: dict, config: dict) -> list:  # config: this step's RunnableConfig
         """The retriever invoked as a Runnable with this step's child config, so callbacks see a retriever
@@ -329,38 +401,58 @@ class Engine:
         return passages
 
     def _compose(self, state: dict) -> Answer:
+        answer = None
+        for event in self._events(state):
+            answer = event
+        assert isinstance(answer, Answer)
+        return answer
+
+    def _events(self, state: dict) -> Iterator[Progress | Answer]:
         started = time.perf_counter()
         question, passages = state["question"], state["passages"]
+        catalog = self.store.catalog
         from qa.news.answers import NewsAnswerer, short_with_date, with_dates
 
         # "What did Sullivan convey?", "Who is Ned Price?": from the quotes and people read at ingest.
-        news = NewsAnswerer(self.store.catalog)
+        news = NewsAnswerer(catalog)
         told = (news.speech(state["query"], state["filters"]) or news.person(state["query"], state["filters"])
                 or news.happened(state["query"], state.get("frame"), passages))
         if told is not None:
             text, cited = citations.cite(told.sentences)
-            citations.check(cited, self.store.catalog)
+            citations.check(cited, catalog)
             timings = state["timings"]
             timings["answer"] = (time.perf_counter() - started) * 1000
             timings["total"] = sum(timings.values())
-            text = with_dates(f"{told.lead}: {text}", cited, self.store.catalog)
-            return Answer(question=question, text=text, abstained=False,
-                          citations=citations.with_sources(cited, self.store.catalog), passages=passages[: state["k"]],
-                          timings_ms=timings, confidence=1.0, short_answer=told.short, query=state["query"])
+            text = with_dates(f"{told.lead}: {text}", cited, catalog)
+            cited = citations.with_sources(cited, catalog)
+            yield Progress(text, cited)
+            yield Answer(question=question, text=text, abstained=False, citations=cited,
+                         passages=passages[: state["k"]], timings_ms=timings, confidence=1.0, short_answer=told.short,
+                         query=state["query"])
+            return
         draft = self.answerer.draft(state["query"], passages, self.store.lexical())
         short = None
+        mode, dropped, fallback = "extractive", [], None
         said_by = None if draft.abstained or draft.note else news.speaker_of(state["query"], draft.sentences)
+        generated = None
+        if said_by is None and not draft.abstained and self.llm is not None:
+            generated = yield from self._generate(state, draft, started)
+            if generated is not None:
+                if isinstance(generated, Answer):
+                    yield generated
+                    return
+                dropped, fallback = generated
         if said_by is not None:  # "Who said ...?": the resolved speaker of the quote that says it
             text, cited = citations.cite(said_by.sentences)
-            citations.check(cited, self.store.catalog)
-            cited = citations.with_sources(cited, self.store.catalog)
+            citations.check(cited, catalog)
+            cited = citations.with_sources(cited, catalog)
             text, short = f"{said_by.lead}: {text}", said_by.short
         elif draft.abstained:
             text, cited = abstention_text(question, draft.note), []
         else:
             text, cited = citations.cite(draft.sentences)
-            citations.check(cited, self.store.catalog)
-            cited = citations.with_sources(cited, self.store.catalog)
+            citations.check(cited, catalog)
+            cited = citations.with_sources(cited, catalog)
             if draft.note:
                 # The quotes answer a nearby question (another country's minister), not this one: say so,
                 # and show no bold short answer, which would read as the answer to the question asked.
@@ -369,12 +461,14 @@ class Engine:
                 best_first = sorted(draft.sentences, key=lambda s: -s.score)
                 short = short_answer.extract(question, [s.text for s in best_first],
                                              **short_answer.inputs(best_first, draft.probability))
-        text = with_dates(text, cited, self.store.catalog)  # "on Tuesday (11 May 2021)"
-        short = short_with_date(short, cited, self.store.catalog)
+        text = with_dates(text, cited, catalog)  # "on Tuesday (11 May 2021)"
+        short = short_with_date(short, cited, catalog)
         timings = state["timings"]
         timings["answer"] = (time.perf_counter() - started) * 1000
         timings["total"] = sum(timings.values())
-        return Answer(
+        if not draft.abstained:
+            yield Progress(text, cited)
+        yield Answer(
             question=question,
             text=text,
             abstained=draft.abstained,
@@ -385,4 +479,56 @@ class Engine:
             short_answer=short,
             query=state["query"],
             note=draft.note,
+            mode=mode,
+            dropped=dropped,
+            fallback=fallback,
         )
+
+    def _generate(self, state: dict, draft, started: float):
+        """The LLM's answer, each sentence checked (qa/answer/generate.py) and yielded as a Progress once it
+        passes. Returns the Answer when a sentence passed (or the model said the passages don't answer), else
+        (dropped sentences, why the extractive answer is given instead)."""
+        from qa.answer.generate import Generator, choose_sources
+        from qa.answer.llm import LLMFailed
+        from qa.news.answers import short_with_date, with_dates
+
+        catalog = self.store.catalog
+        question, passages = state["question"], state["passages"]
+        sources = choose_sources(draft.candidates, draft.sentences, self.settings.llm_context_words)
+        generator = Generator(self.llm, self.checker, max_tokens=self.settings.llm_max_tokens)
+        citer = citations.Citer()
+        sentences: list[str] = []
+        llm_started = time.perf_counter()
+        try:
+            for kept in generator.run(question, sources):
+                before = len(citer.citations)
+                markers = " ".join(f"[{citer.number(source)}]" for source in kept.sources)
+                new = citer.citations[before:]
+                citations.check(new, catalog)
+                new = citations.with_sources(new, catalog)
+                citer.citations[before:] = new
+                sentence = with_dates(f"{kept.text} {markers}", new or citer.citations, catalog)
+                sentences.append(sentence)
+                yield Progress(sentence, new)
+        except LLMFailed as exc:
+            if not sentences:
+                return generator.result.dropped, f"the LLM failed: {exc}"
+        result = generator.result
+        state["timings"]["generate"] = (time.perf_counter() - llm_started) * 1000
+        if not sentences and not result.declined:
+            return result.dropped, ("no generated sentence passed the check" if result.dropped
+                                    else "the LLM wrote no answer")
+        timings = state["timings"]
+        timings["answer"] = (time.perf_counter() - started) * 1000
+        timings["total"] = sum(v for key, v in timings.items() if key != "generate")
+        if not sentences:  # the model read the passages and says they do not answer
+            return Answer(question=question, text=abstention_text(question), abstained=True, citations=[],
+                          passages=passages[: state["k"]], timings_ms=timings, confidence=draft.probability,
+                          query=state["query"], mode="llm", dropped=result.dropped)
+        cited = citer.citations
+        used = sorted({id(s): s for kept in result.kept for s in kept.sources}.values(), key=lambda s: -s.score)
+        short = short_answer.extract(question, [s.text for s in used], **short_answer.inputs(used, draft.probability))
+        return Answer(question=question, text=" ".join(sentences), abstained=False, citations=cited,
+                      passages=passages[: state["k"]], timings_ms=timings, confidence=draft.probability,
+                      short_answer=short_with_date(short, cited, catalog), query=state["query"], mode="llm",
+                      dropped=result.dropped)

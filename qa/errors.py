@@ -59,3 +59,12 @@ class VectorStoreUnavailable(QAError):
     def __init__(self, url: str, reason: str = "not reachable"):
         super().__init__(f"The Chroma server at {url} is {reason}; start it or fix QA_CHROMA_URL.")
         self.url = url
+
+
+class LLMUnavailable(QAError):
+    """The configured LLM cannot be used: its optional extra is not installed, a setting is missing, or the
+    model file is absent or unreadable. The message says what to do."""
+
+    http_status = 503
+    exit_code = 6
+    kind = "llm_unavailable"

@@ -70,7 +70,7 @@ def entities(text: str) -> list[str]:
     return found
 
 
-def _user_turns(history: Sequence[Mapping] | None) -> list[str]:
+def user_turns(history: Sequence[Mapping] | None) -> list[str]:
     return [str(turn.get("content") or "") for turn in history or ()
             if isinstance(turn, Mapping) and turn.get("role") == "user" and str(turn.get("content") or "").strip()]
 
@@ -120,7 +120,7 @@ def _with_time(stem: str, phrase: str) -> str:
 def standalone_query(question: str, history: Sequence[Mapping] | None) -> str:
     """The query to search for `question` in a conversation: the user's earlier turns are made standalone
     one after the other, so a chain of follow-ups keeps its subject."""
-    turns = _user_turns(history)
+    turns = user_turns(history)
     if not turns:
         return question
     previous = _MARKUP.sub(" ", turns[0]).strip()

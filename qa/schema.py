@@ -213,6 +213,7 @@ class Answer:
     # `dropped` ({"sentence", "cited", "reason"}), never shown; when none passed, `mode` is "extractive".
     mode: str = "extractive"
     dropped: list[dict] = field(default_factory=list)
+    fallback: str | None = None  # with an LLM configured, why this answer is extractive ("the LLM failed: ...")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -223,6 +224,7 @@ class Answer:
             "note": self.note,
             "mode": self.mode,
             "dropped": list(self.dropped),
+            "fallback": self.fallback,
             "abstained": self.abstained,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "citations": [c.to_dict() for c in self.citations],

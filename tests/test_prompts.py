@@ -31,3 +31,10 @@ def test_missing_values_and_unknown_prompts_are_named():
         prompts.render("answer", passages="x", max_sentences=1)
     with pytest.raises(prompts.PromptError, match="nope"):
         prompts.render("nope")
+
+
+def test_every_prompt_is_rendered_by_the_code():
+    """Each prompt file is loaded by name somewhere in qa/ (no orphan prompt, no prompt string in code)."""
+    code = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "qa").rglob("*.py"))
+    for name in prompts.NAMES:
+        assert f'render("{name}"' in code, f"prompts/{name}.txt is never rendered"

@@ -21,20 +21,22 @@ class CitationError(AssertionError):
     """A quote that is not verbatim at its offsets: always a bug, never shown to a user."""
 
 
-def cite(sentences: Sequence) -> tuple[str, list[Citation]]:
-    """Answer text where each sentence ends with its marker, and the citations (one per distinct quote).
-    `sentences` are answering.ScoredSentence: a passage and a verbatim span (start, end, text) of it."""
-    citations: list[Citation] = []
-    numbers: dict[tuple[str, str, int, int], int] = {}
-    parts: list[str] = []
-    for sentence in sentences:
+class Citer:
+    """Numbers quotes in order of first use, one citation per distinct quote: `number(sentence)` gives the
+    marker of a verbatim span (a ScoredSentence: passage, start, end, text), adding its citation if new."""
+
+    def __init__(self) -> None:
+        self.citations: list[Citation] = []
+        self._numbers: dict[tuple[str, str, int, int], int] = {}
+
+    def number(self, sentence) -> int:
         passage = sentence.passage
         key = (passage.article_id, passage.chunk.section.value, sentence.start, sentence.end)
-        if key not in numbers:
-            numbers[key] = len(citations) + 1
-            citations.append(
+        if key not in self._numbers:
+            self._numbers[key] = len(self.citations) + 1
+            self.citations.append(
                 Citation(
-                    n=numbers[key],
+                    n=self._numbers[key],
                     article_id=passage.article_id,
                     title=passage.title,
                     published=passage.published,
@@ -45,8 +47,15 @@ def cite(sentences: Sequence) -> tuple[str, list[Citation]]:
                     source=passage.source,
                 )
             )
-        parts.append(f"{readable(sentence.text)} [{numbers[key]}]")
-    return " ".join(parts), citations
+        return self._numbers[key]
+
+
+def cite(sentences: Sequence) -> tuple[str, list[Citation]]:
+    """Answer text where each sentence ends with its marker, and the citations (one per distinct quote).
+    `sentences` are answering.ScoredSentence: a passage and a verbatim span (start, end, text) of it."""
+    citer = Citer()
+    parts = [f"{readable(sentence.text)} [{citer.number(sentence)}]" for sentence in sentences]
+    return " ".join(parts), citer.citations
 
 
 def readable(quote: str) -> str:

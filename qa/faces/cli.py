@@ -140,13 +140,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
                     answer, status = {"line": number, "error": str(exc)}, 2
                 print(json.dumps(answer, ensure_ascii=False), flush=True)
         return status
-    answer = engine.ask(args.question, k=args.k, filters=filters, as_of=args.as_of)
+    if args.stream and not args.json:
+        answer = _print_stream(engine, args, filters)
+    else:
+        answer = engine.ask(args.question, k=args.k, filters=filters, as_of=args.as_of)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
-    if answer.short_answer:
-        print(terminal_safe(f"» {answer.short_answer}\n"))
-    print(terminal_safe(answer.text))
+    if not args.stream:
+        if answer.short_answer:
+            print(terminal_safe(f"» {answer.short_answer}\n"))
+        print(terminal_safe(answer.text))
     if answer.citations:
         print("\nSources:")
         from qa.faces.render import also_published_by, citation_label
@@ -160,6 +164,28 @@ def cmd_ask(args: argparse.Namespace) -> int:
             if copies := also_published_by(c):
                 print(terminal_safe(f"      {copies[0].upper()}{copies[1:]}"))
     return 0
+
+
+def _print_stream(engine, args: argparse.Namespace, filters):
+    """Each sentence printed as soon as it may be shown (a generated one once it has passed the check),
+    then the bold short answer, if any, and the sources; returns the Answer."""
+    from qa.engine import Progress
+
+    answer = None
+    shown = False
+    for event in engine.stream(args.question, k=args.k, filters=filters, as_of=args.as_of):
+        if isinstance(event, Progress):
+            sys.stdout.write(("" if not shown else " ") + terminal_safe(event.sentence))
+            sys.stdout.flush()
+            shown = True
+        else:
+            answer = event
+    if not shown:
+        sys.stdout.write(terminal_safe(answer.text))
+    sys.stdout.write("\n")
+    if answer.short_answer:
+        print(terminal_safe(f"\n» {answer.short_answer}"))
+    return answer
 
 
 def cmd_quotes(args: argparse.Namespace) -> int:
@@ -337,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--source", action="append", help="only articles from this file (repeatable)")
     ask.add_argument("--as-of", dest="as_of", help="ask as on this day (YYYY-MM-DD; default today): "
                      "'this week', 'on Wednesday', 'latest' are read against it, later articles hidden")
+    ask.add_argument("--stream", action="store_true", help="print each sentence as soon as it may be shown "
+                     "(with QA_LLM set: once it has passed the check against the sentence it cites)")
     ask.set_defaults(run=cmd_ask)
 
     quotes = commands.add_parser("quotes", help="who said what: a person's quotes (or everyone's), newest first")

@@ -11,8 +11,10 @@ import re
 import secrets
 import sqlite3
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
+from typing import Callable
 
 from fastapi import FastAPI, Request
 from slack_bolt import App, BoltResponse
@@ -87,10 +89,28 @@ def problem_text(error: BaseException | str) -> str:
     return _clip(f":warning: {escape_mrkdwn(printable(message))}", SECTION_LIMIT)
 
 
-def ask_engine(engine: Engine, question: str, history: list[dict] | None = None) -> Answer | str:
-    """The Answer, or the text to reply instead: never an exception."""
+UPDATE_EVERY = 1.0  # seconds between two edits of a streamed answer's placeholder (Slack's rate limits)
+
+
+def ask_engine(engine: Engine, question: str, history: list[dict] | None = None,
+               on_sentence: Callable[[str], None] | None = None) -> Answer | str:
+    """The Answer, or the text to reply instead: never an exception. With an LLM configured and
+    `on_sentence`, it is called with the answer so far each time a generated sentence has passed the check
+    (at most once every UPDATE_EVERY seconds; the final Answer is returned as usual)."""
     try:
-        return engine.ask(validate_question(question), history=history)
+        question = validate_question(question)
+        if on_sentence is None or engine.llm is None:
+            return engine.ask(question, history=history)
+        answer, sentences, last = None, [], 0.0
+        for event in engine.stream(question, history=history):
+            if isinstance(event, Answer):
+                answer = event
+                continue
+            sentences.append(event.sentence)
+            if time.monotonic() - last >= UPDATE_EVERY:
+                last = time.monotonic()
+                on_sentence(" ".join(sentences))
+        return answer
     except QAError as exc:
         return problem_text(exc)
     except Exception:
@@ -178,7 +198,15 @@ def build_slack_app(engine: Engine, token: str | None = None, signing_secret: st
 
     def answer_in(channel: str, question: str, thread_ts: str | None, history: list[dict]) -> None:
         placeholder = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=PLACEHOLDER)
-        answer = ask_engine(engine, question, history)
+
+        def show(so_far: str) -> None:  # the checked sentences so far, in the placeholder
+            try:
+                client.chat_update(channel=channel, ts=placeholder["ts"],
+                                   text=_clip(escape_mrkdwn(printable(so_far)) + " …", SECTION_LIMIT))
+            except Exception as exc:  # a refused edit (rate limit) only delays the text until the end
+                log.warning("cannot update the streamed answer: %s", type(exc).__name__)
+
+        answer = ask_engine(engine, question, history, on_sentence=show)
         if isinstance(answer, str):
             client.chat_update(channel=channel, ts=placeholder["ts"], text=answer)
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import html
+import itertools
 import json
 import logging
 import math
@@ -21,7 +22,7 @@ from typing import Any, Literal
 import gradio as gr
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -34,7 +35,7 @@ from qa.errors import InputError, QAError
 from qa.feedback import Rating
 from qa.ingest import store_upload
 from qa.faces.render import answer_markdown, passages_html, printable, problem_markdown, sources_html
-from qa.schema import MAX_QUESTION_CHARS, Filters, parse_day, validate_question
+from qa.schema import MAX_QUESTION_CHARS, Answer, Filters, parse_day, validate_question
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +246,11 @@ class AnswerOut(BaseModel):
     citations: list[CitationOut]
     passages: list[PassageOut]
     timings_ms: dict[str, float]
+    mode: str = Field("extractive", description="Who wrote `answer`: extractive (quoted sentences) or llm "
+                                                "(generated sentences, each checked against the sentences it cites).")
+    dropped: list[dict] = Field(default_factory=list, description="Generated sentences that failed the check, "
+                                "never shown: {sentence, cited, reason}.")
+    fallback: str | None = Field(None, description="With an LLM configured: why this answer is extractive.")
 
 
 class ErrorOut(BaseModel):
@@ -378,11 +384,11 @@ class _DeclaredBodyLimit:
     (a chunked body is counted by the route's max_body_size, whose 413 the API's handler words).
     Plain ASGI, so the Gradio app mounted beside it streams untouched."""
 
-    def __init__(self, app, path: str, limit: int):
-        self.app, self.path, self.limit = app, path, limit
+    def __init__(self, app, paths: tuple[str, ...], limit: int):
+        self.app, self.paths, self.limit = app, paths, limit
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope.get("path") == self.path:
+        if scope["type"] == "http" and scope.get("path") in self.paths:
             length = Headers(scope=scope).get("content-length")
             if length is not None and (not length.isdigit() or len(length) > 15 or int(length) > self.limit):
                 response = _error_response(413, "body_too_large", f"body: larger than {self.limit} bytes", "body")
@@ -438,7 +444,7 @@ def build_api(engine: Engine) -> FastAPI:
         log.error("unexpected error answering %s", request.url.path, exc_info=exc)
         return _error_response(500, "internal_error", "Internal error; it has been logged.")
 
-    api.add_middleware(_DeclaredBodyLimit, path="/api/ask", limit=MAX_BODY_BYTES)
+    api.add_middleware(_DeclaredBodyLimit, paths=("/api/ask", "/api/ask/stream"), limit=MAX_BODY_BYTES)
 
     @api.post("/api/ask", response_model=AnswerOut, responses=_error_responses(credentials is not None),
               dependencies=[Depends(require_login)] if credentials else [], max_body_size=MAX_BODY_BYTES)
@@ -454,6 +460,38 @@ def build_api(engine: Engine) -> FastAPI:
         except Exception:  # a bug: logged, answered as JSON
             log.exception("unexpected error answering /api/ask")
             return _error_response(500, "internal_error", "Internal error; it has been logged.")
+
+    @api.post("/api/ask/stream", responses=_error_responses(credentials is not None),
+              dependencies=[Depends(require_login)] if credentials else [], max_body_size=MAX_BODY_BYTES,
+              response_class=StreamingResponse)
+    def ask_stream(request: AskRequest) -> Any:
+        """The answer as it is made, as NDJSON: one `{"type": "sentence", "sentence", "citations"}` line per
+        sentence as soon as it may be shown (a generated one once it has passed the check; never withdrawn),
+        then `{"type": "answer", "answer": {...}}` (the /api/ask object). Bad input is refused before the
+        stream starts, with /api/ask's errors; a failure later ends it with `{"type": "error", ...}`."""
+        filters = Filters(request.date_from, request.date_to, _known_sources(engine, request.sources))
+        history = [turn.model_dump() for turn in request.history]
+        events = engine.stream(request.question, history=history, k=request.k, filters=filters,
+                               as_of=request.as_of)
+        first = next(events)  # input, index and LLM errors surface here, as an ordinary error response
+
+        def lines():
+            try:
+                for event in itertools.chain([first], events):
+                    if isinstance(event, Answer):
+                        row = {"type": "answer", "answer": event.to_dict()}
+                    else:
+                        row = {"type": "sentence", "sentence": event.sentence,
+                               "citations": [c.to_dict() for c in event.citations]}
+                    yield json.dumps(row, ensure_ascii=False) + "\n"
+            except QAError as exc:
+                yield json.dumps({"type": "error", "error": exc.kind, "message": str(exc)}) + "\n"
+            except Exception:
+                log.exception("unexpected error streaming /api/ask/stream")
+                yield json.dumps({"type": "error", "error": "internal_error",
+                                  "message": "Internal error; it has been logged."}) + "\n"
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
 
     @api.get("/api/quotes", responses=_error_responses(credentials is not None),
              dependencies=[Depends(require_login)] if credentials else [])
@@ -659,6 +697,23 @@ def build_blocks(engine: Engine) -> gr.Blocks:
                     turns += [{"role": "user", "content": previous["question"]},
                               {"role": "assistant", "content": previous["answer"]}]
             try:
+                if answer_mode != PASSAGES_ONLY and engine.llm is not None:
+                    # Generated answers: each sentence shown once it has passed the check, never withdrawn.
+                    answer, shown_so_far = None, []
+                    for event in engine.stream(text, history=turns, k=n, filters=filters, as_of=as_of):
+                        if isinstance(event, Answer):
+                            answer = event
+                        else:
+                            shown_so_far.append(event)
+                            partial = Answer(question=text, text=" ".join(e.sentence for e in shown_so_far),
+                                             abstained=False,
+                                             citations=[c for e in shown_so_far for c in e.citations])
+                            yield (history + [{"role": "assistant", "content": answer_markdown(partial)}], answered,
+                                   gr.skip(), "")
+                    reply, panel = answer_markdown(answer), sources_html(answer)
+                    yield (history + [{"role": "assistant", "content": reply}], answered + [answer.to_dict()], panel,
+                           "")
+                    return
                 answer = engine.ask(text, history=turns, k=n, filters=filters, as_of=as_of)
                 if answer_mode == PASSAGES_ONLY:
                     reply = f"Top {len(answer.passages)} passages are in the sources panel."

@@ -1,0 +1,142 @@
+"""Generated answers that keep the extractive answer's guarantee: no sentence reaches a user unless the
+passage sentence it cites supports it.
+
+1. **Grounding by construction.** The best sentences of the top passages (the extractive answerer's
+   ranking, up to QA_LLM_CONTEXT_WORDS words), in reading order per article, are numbered and given to the
+   model between delimiters (prompts/answer.txt), its instructions repeated after them; article text is
+   data, never instructions. The model answers with [n] markers that point at those sentences.
+2. **Checking.** As the reply streams in, each complete sentence is judged by qa/answer/checker.py against
+   the sentences it cites; one without a marker gets the single source sentence that supports it best, if
+   any passes. A sentence that fails is dropped (listed with the reason), never shown; one that passes is
+   released at once, with citations of the usual shape (verbatim quote, offsets).
+3. **Fallback.** When nothing passes, the caller gives the extractive answer. The model may also say the
+   passages don't answer ("NOT IN THE ARTICLES"): the answer then abstains.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+from qa.answer import prompts
+from qa.answer.checker import Checker, Verdict, parse
+from qa.answer.llm import LLM, Message
+
+NOT_ANSWERED = "NOT IN THE ARTICLES"
+MAX_SENTENCES = 4
+_NOT_ANSWERED = re.compile(r"not\s+in\s+the\s+articles", re.I)
+_LEAD_IN = re.compile(r"^(?:answer\s*:|according to the (?:passages|articles|sentences)\s*,?)\s*", re.I)
+
+
+@dataclass
+class Kept:
+    """A generated sentence that passed the check, and the source sentences (ScoredSentence) it cites."""
+
+    text: str
+    sources: list  # qa.answer.extractive.ScoredSentence
+    verdict: Verdict
+
+
+@dataclass
+class Generation:
+    kept: list[Kept] = field(default_factory=list)
+    dropped: list[dict] = field(default_factory=list)  # {"sentence", "cited", "reason"}
+    declined: bool = False  # the model said the passages do not answer
+    raw: str = ""
+
+
+def choose_sources(candidates: Sequence, chosen: Sequence, max_words: int) -> list:
+    """The sentences the model may cite: the extractive answer's own first, then the best-scored others,
+    up to `max_words`; in reading order (passage rank, then position), so each article reads as text."""
+    picked: list = []
+    seen: set[tuple[str, int]] = set()
+    words = 0
+    for sentence in list(chosen) + list(candidates):
+        key = (sentence.passage.chunk.id, sentence.start)
+        if key in seen:
+            continue
+        size = len(sentence.text.split())
+        if picked and words + size > max_words:
+            continue
+        picked.append(sentence)
+        seen.add(key)
+        words += size
+    return sorted(picked, key=lambda s: (s.passage.rank, s.start))
+
+
+def passages_block(sources: Sequence) -> str:
+    """The numbered sentences, under a heading per article (its title and date: the model needs the date to
+    place "Tuesday"). Delimiter look-alikes in article text are defused so they cannot close the block."""
+    lines: list[str] = []
+    last = None
+    for n, sentence in enumerate(sources, start=1):
+        passage = sentence.passage
+        if passage.article_id != last:
+            date = f" ({passage.published})" if passage.published else ""
+            lines.append(f"Article: {_defuse(passage.title or passage.article_id)}{date}")
+            last = passage.article_id
+        lines.append(f"[{n}] {_defuse(' '.join(sentence.text.split()))}")
+    return "\n".join(lines)
+
+
+def _defuse(text: str) -> str:
+    return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
+
+
+def messages(question: str, sources: Sequence) -> list[Message]:
+    return [Message("system", prompts.render("system")),
+            Message("user", prompts.render("answer", passages=passages_block(sources), question=question,
+                                           max_sentences=MAX_SENTENCES))]
+
+
+class Generator:
+    """Streams a checked answer: `run` yields each Kept sentence as soon as it passes and returns the
+    Generation (everything kept and dropped) when the reply ends."""
+
+    def __init__(self, llm: LLM, checker: Checker, max_tokens: int | None = None):
+        self.llm = llm
+        self.checker = checker
+        self.max_tokens = max_tokens
+        self.result = Generation()
+
+    def run(self, question: str, sources: Sequence) -> Iterator[Kept]:
+        result = Generation()
+        self.result = result
+        numbered = {n: s.text for n, s in enumerate(sources, start=1)}
+        done = 0
+        for piece in self.llm.stream(messages(question, sources), max_tokens=self.max_tokens):
+            result.raw += piece
+            sentences = parse(result.raw)
+            # All but the last parsed sentence are complete: a sentence ends only where the next begins.
+            while done < len(sentences) - 1 and len(result.kept) < MAX_SENTENCES:
+                kept = self._judge(*sentences[done], numbered, sources, result)
+                done += 1
+                if kept is not None:
+                    yield kept
+            if len(result.kept) >= MAX_SENTENCES:
+                break
+        sentences = parse(result.raw)
+        while done < len(sentences) and len(result.kept) < MAX_SENTENCES:
+            kept = self._judge(*sentences[done], numbered, sources, result)
+            done += 1
+            if kept is not None:
+                yield kept
+
+    def _judge(self, sentence: str, cited: tuple[int, ...], numbered: dict[int, str], sources: Sequence,
+               result: Generation) -> Kept | None:
+        sentence = _LEAD_IN.sub("", sentence).strip()
+        if not sentence:
+            return None
+        if _NOT_ANSWERED.search(sentence):
+            result.declined = True
+            return None
+        if cited:
+            verdict = self.checker.verdict(sentence, cited, numbered)
+        else:
+            verdict = self.checker.best_support(sentence, numbered)
+        if not verdict.supported:
+            result.dropped.append({"sentence": sentence, "cited": list(cited), "reason": verdict.reason})
+            return None
+        kept = Kept(sentence, [sources[n - 1] for n in verdict.cited], verdict)
+        result.kept.append(kept)
+        return kept
