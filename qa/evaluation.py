@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from qa.answer import citations as citation_check
+from qa.answer.checker import parse as parse_markers
 from qa.gold import AnswerMode, GoldQuestion, GoldSet
 from qa.schema import Answer
 
@@ -76,6 +77,90 @@ def _overlaps(passage: str, evidence: str) -> bool:
     return sum((wa & wb).values()) >= 0.6 * min(sum(wa.values()), sum(wb.values()))
 
 
+# ---------------------------------------------------------------- cited support (ALCE)
+
+# A date with_dates (qa/news/answers.py) inserted after a relative day: "Tuesday (11 May 2021)", "(10-16 May
+# 2021)", "(May 2021)", "(30 April 2021 - 2 May 2021)" (qa/news/dates.py date_label). Not in the quote itself.
+_RESOLVED_DATE = re.compile(r" \((?:\d{1,2}(?:[-–]\d{1,2})? )?[A-Z][a-z]+ \d{4}(?: [-–] \d{1,2} [A-Z][a-z]+ \d{4})?\)")
+_FIRST_MARKER = re.compile(r"\[\d")
+
+
+def answer_sentences(answer: Answer) -> list[tuple[str, tuple[int, ...]]]:
+    """The answer's sentences and the citation numbers each cites, as the checker parses them, ready to be
+    judged against the quotes: an extractive answer's lead ("Jake Sullivan (US National Security Advisor): ",
+    a note's "...; they report: ") is set aside when the quotes don't hold it; the dates with_dates inserted
+    are removed; and since every shown unit of an answer ends with its markers, a piece the sentence
+    splitter cut off without a marker ("U.S." then "Secretary ... [1]") is joined to the piece after it."""
+    text = answer.text
+    quotes = [c.quote for c in answer.citations]
+    if answer.mode != "llm":
+        colon, marker = text.find(": "), _FIRST_MARKER.search(text)
+        if colon >= 0 and (marker is None or colon < marker.start()) and not any(text[:colon] in q for q in quotes):
+            text = text[colon + 2:]
+    everything = " ".join(quotes)
+    text = _RESOLVED_DATE.sub(lambda m: m.group(0) if m.group(0).strip() in everything else "", text)
+    units: list[tuple[str, tuple[int, ...]]] = []
+    pending = ""
+    for sentence, cited in parse_markers(text):
+        sentence = f"{pending} {sentence}".strip() if pending else sentence
+        if not cited:
+            pending = sentence
+            continue
+        pending = ""
+        units.append((sentence, cited))
+    if pending:
+        units.append((pending, ()))
+    return units
+
+
+def cited_support(answer: Answer, checker) -> dict[str, Any] | None:
+    """ALCE's citation recall and precision (Gao et al. 2023) of an answer, judged by the answer checker
+    (qa/answer/checker.py: `checker.verdict(sentence, cited, sources)`) against the citations' quotes.
+
+    - recall: the share of the answer's sentences supported by the concatenation of the quotes they cite
+      (a sentence citing nothing is unsupported);
+    - precision: the share of (sentence, citation) pairs that are relevant: the quote alone supports the
+      sentence, or the sentence is supported with all its citations but not without this one.
+
+    None for an abstention (or no checker)."""
+    if answer.abstained or checker is None:
+        return None
+    sources = {c.n: c.quote for c in answer.citations}
+    sentences = answer_sentences(answer)
+    if not sentences:
+        return None
+    verdicts: dict[tuple[str, tuple[int, ...]], Any] = {}
+
+    def verdict(sentence: str, cited: tuple[int, ...]):
+        key = (sentence, cited)
+        if key not in verdicts:
+            verdicts[key] = checker.verdict(sentence, cited, sources)
+        return verdicts[key]
+
+    supported, relevant, pairs, unsupported = 0, 0, 0, []
+    for sentence, cited in sentences:
+        whole = verdict(sentence, cited)
+        supported += whole.supported
+        if not whole.supported:
+            unsupported.append({"sentence": sentence, "cited": list(cited), "reason": whole.reason})
+        for n in cited:
+            pairs += 1
+            alone = verdict(sentence, (n,)).supported
+            others = tuple(c for c in cited if c != n)
+            if alone or (whole.supported and not verdict(sentence, others).supported):
+                relevant += 1
+    return {"recall": supported / len(sentences), "precision": relevant / pairs if pairs else None,
+            "sentences": len(sentences), "unsupported": unsupported}
+
+
+def generation_counts(answer: Answer) -> dict[str, Any]:
+    """Who wrote the answer, why it fell back to extractive, and how many generated sentences were shown
+    and dropped (an LLM-mode answer's shown sentences are its parsed sentences)."""
+    shown = len(answer_sentences(answer)) if answer.mode == "llm" and not answer.abstained else 0
+    return {"mode": answer.mode, "fallback": answer.fallback, "dropped": len(answer.dropped),
+            "generated_shown": shown}
+
+
 # ---------------------------------------------------------------- one question
 
 @dataclass
@@ -102,7 +187,10 @@ class ArticleNames:
         return not gold_ids or bool(self.names.get(article_id, {article_id}) & set(gold_ids))
 
 
-def score_question(gold: GoldQuestion, answer: Answer, names: ArticleNames, catalog, latency_ms: float) -> dict:
+def score_question(gold: GoldQuestion, answer: Answer, names: ArticleNames, catalog, latency_ms: float,
+                   checker=None) -> dict:
+    """One question's row. With `checker` (engine.checker), an answered question's citations are also
+    judged ALCE-style (cited_support)."""
     hit_rank = None
     for rank, passage in enumerate(answer.passages, start=1):
         if names.is_gold(passage.article_id, gold.evidence_article_ids) and (
@@ -122,6 +210,7 @@ def score_question(gold: GoldQuestion, answer: Answer, names: ArticleNames, cata
         1 for c in answer.citations
         if names.is_gold(c.article_id, gold.evidence_article_ids) and any(contains(c.quote, a) for a in gold.answers)
     )
+    support = cited_support(answer, checker)
     return {
         "id": gold.id,
         "question": gold.question,
@@ -142,6 +231,12 @@ def score_question(gold: GoldQuestion, answer: Answer, names: ArticleNames, cata
         "citations": len(answer.citations),
         "correct_citations": correct_citations if gold.answerable else None,
         "nonverbatim_citations": len(citation_check.verify(answer.citations, catalog)),
+        # ALCE: share of answer sentences their cited quotes support, share of citations that are relevant.
+        "alce_citation_recall": None if support is None else round(support["recall"], 4),
+        "alce_citation_precision": None if support is None or support["precision"] is None
+        else round(support["precision"], 4),
+        "unsupported_sentences": [] if support is None else support["unsupported"],
+        **generation_counts(answer),
         "latency_ms": round(latency_ms, 2),
         "passages": [p.article_id for p in answer.passages],
     }
@@ -176,6 +271,21 @@ def summarize(rows: list[dict], k: int = 10) -> dict[str, Any]:
         metrics["citation_precision"] = round(sum(r["correct_citations"] for r in answerable) / cited, 4) if cited else None
         metrics["wrongful_abstention"] = _mean(float(r["abstained"]) for r in answerable)
     metrics["nonverbatim_citations"] = sum(r["nonverbatim_citations"] for r in rows)
+    # ALCE citation recall / precision, averaged over the answered questions (answerable or not).
+    metrics["alce_citation_recall"] = _mean(r.get("alce_citation_recall") for r in rows)
+    metrics["alce_citation_precision"] = _mean(r.get("alce_citation_precision") for r in rows)
+    # With an LLM configured: the share of questions it answered (mode "llm") and of those given the
+    # extractive answer instead (fallback), and the share of its sentences the checker dropped: over
+    # LLM-mode answers, and also counting the fallbacks, whose generated sentences were all dropped.
+    involved = [r for r in rows if r.get("mode") == "llm" or r.get("fallback") is not None]
+    if involved:
+        metrics["llm_answer_share"] = _mean(float(r.get("mode") == "llm") for r in rows)
+        metrics["fallback_share"] = _mean(float(r.get("fallback") is not None) for r in rows)
+        for name, group in (("dropped_share", [r for r in involved if r.get("mode") == "llm"]),
+                            ("dropped_share_with_fallbacks", involved)):
+            dropped = sum(r.get("dropped", 0) for r in group)
+            written = dropped + sum(r.get("generated_shown", 0) for r in group)
+            metrics[name] = round(dropped / written, 4) if written else None
     true_pos = sum(1 for r in unanswerable if r["abstained"])
     false_pos = sum(1 for r in answerable if r["abstained"])
     if unanswerable:
@@ -217,7 +327,7 @@ def evaluate(engine, gold: GoldSet, k: int = 10, limit: int | None = None, progr
                 started = time.perf_counter()
                 answer = engine.ask(turn.question, history=history, k=k)
                 latency = (time.perf_counter() - started) * 1000
-                rows.append(score_question(turn, answer, names, catalog, latency))
+                rows.append(score_question(turn, answer, names, catalog, latency, checker=engine.checker))
                 history += [{"role": "user", "content": turn.question},
                             {"role": "assistant", "content": answer.text}]
                 bar.update(1)

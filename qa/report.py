@@ -11,8 +11,9 @@ from pathlib import Path
 from qa.evaluation import EvalReport
 
 HEADLINE = ["hit@1", "hit@5", "hit@10", "mrr@10", "answer_recall", "exact_match", "f1", "citation_precision",
-            "nonverbatim_citations", "abstention_precision", "abstention_recall", "abstention_f1",
-            "wrongful_abstention", "latency_ms_p50", "latency_ms_p95"]
+            "alce_citation_recall", "alce_citation_precision", "nonverbatim_citations", "llm_answer_share",
+            "fallback_share", "dropped_share", "dropped_share_with_fallbacks", "abstention_precision",
+            "abstention_recall", "abstention_f1", "wrongful_abstention", "latency_ms_p50", "latency_ms_p95"]
 
 
 def write_reports(report: EvalReport, out_dir: Path) -> dict[str, Path]:
@@ -52,6 +53,14 @@ def markdown(report: EvalReport) -> str:
                   "| id | question | gold | answer |", "| --- | --- | --- | --- |"]
         for r in misses:
             cells = [r["id"], r["question"], "; ".join(r["gold_answers"]), r["answer"][:200]]
+            lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
+    unsupported = [(r, u) for r in report.rows for u in r.get("unsupported_sentences") or []][:20]
+    if unsupported:
+        lines += ["", "## Unsupported answer sentences (first 20: their cited quotes do not support them)", "",
+                  "| id | mode | sentence | cited | why |", "| --- | --- | --- | --- | --- |"]
+        for r, u in unsupported:
+            cells = [r["id"], r.get("mode", ""), u["sentence"][:200], " ".join(f"[{n}]" for n in u["cited"]),
+                     u["reason"] or ""]
             lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -140,7 +149,8 @@ def html_page(report: EvalReport) -> str:
         "<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in (
             r["id"], r["type"], r["question"], "; ".join(r["gold_answers"]), r["short_answer"] or "", r["answer"],
             r["hit_rank"] if r["hit_rank"] is not None else "", _fmt(r["f1"]), "yes" if r["abstained"] else "",
-            r["latency_ms"])) + "</tr>"
+            r.get("mode", ""), _fmt(r.get("alce_citation_recall")), _fmt(r.get("alce_citation_precision")),
+            r.get("dropped", ""), r["latency_ms"])) + "</tr>"
         for r in report.rows[:2000]
     )
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>article-qa evaluation</title>
@@ -152,5 +162,6 @@ unanswerable) over {report.config['articles']} articles ({report.config['chunks'
 <table><tr><th>metric</th><th>overall</th>{head}</tr>{rows}</table>
 <div>{figures}</div>
 <h2>Questions</h2><table><tr><th>id</th><th>type</th><th>question</th><th>gold</th><th>short answer</th><th>answer</th>
-<th>hit rank</th><th>F1</th><th>abstained</th><th>ms</th></tr>{question_rows}</table></body></html>
+<th>hit rank</th><th>F1</th><th>abstained</th><th>mode</th><th>cited support (ALCE recall)</th>
+<th>ALCE precision</th><th>dropped</th><th>ms</th></tr>{question_rows}</table></body></html>
 """

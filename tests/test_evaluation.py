@@ -100,6 +100,9 @@ def test_qa_eval_on_the_shipped_gold_questions_meets_its_bounds(tmp_path: Path):
     assert result.returncode == 0, result.stdout + result.stderr
     overall = json.loads(result.stdout)
     assert overall["nonverbatim_citations"] == 0 and overall["questions"] == 43
+    # Extractive answers are their quotes: every sentence supported by what it cites, every citation relevant.
+    assert overall["alce_citation_recall"] >= 0.95 and overall["alce_citation_precision"] >= 0.95
+    assert "llm_answer_share" not in overall  # no LLM configured
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert {"dialogue", "unanswerable", "fact", "multi-article", "list", "speaker", "title", "date",
             "quote"} <= set(report["by_type"])
@@ -115,6 +118,7 @@ def test_qa_eval_on_the_shipped_gold_questions_meets_its_bounds(tmp_path: Path):
     html = (tmp_path / "out" / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 4 and "<script" not in html
     assert "| hit@1 |" in (tmp_path / "out" / "report.md").read_text()
+    assert "| alce_citation_recall |" in (tmp_path / "out" / "report.md").read_text()
 
     failing = _run_eval(tmp_path, "--fail-under", "hit@1=1.01")
     assert failing.returncode == 1 and "FAIL: hit@1" in failing.stderr
@@ -126,3 +130,101 @@ def test_markdown_report_shows_text_as_written_and_never_raw_html():
     cell = _md_cell("The articles don't say \"why\" <script>alert(1)</script> a|b")
     assert "don't" in cell and '"why"' in cell and "&#x27;" not in cell and "&quot;" not in cell
     assert "<script>" not in cell and "\\<script\\>" in cell and "a\\|b" in cell
+
+
+# ---------------------------------------------------------------- cited support (ALCE) and generated answers
+
+SULLIVAN = ("He conveyed the President’s unwavering support for Israel’s security and for its legitimate right to "
+            "defend itself and its people, while protecting civilians.")
+TUESDAY = ("US Secretary of State Antony Blinken spoke on Tuesday to Foreign Minister Gabi Ashkenazi amid the "
+           "ongoing rocket attacks from Gaza against Israel.")
+
+
+@pytest.fixture(scope="module")
+def checker():
+    from qa.answer.checker import Checker
+    from qa.config import Settings
+    from qa.embedding import get_encoder
+
+    return Checker(get_encoder(Settings().embedding_model).encode)
+
+
+def _answer(text: str, quotes: dict[int, str], **fields):
+    from qa.schema import Answer, Citation
+
+    citations = [Citation(n=n, article_id="a1", title="t", published="2021-05-12", quote=q, start=0, end=len(q))
+                 for n, q in quotes.items()]
+    return Answer(question="q?", text=text, abstained=fields.pop("abstained", False), citations=citations, **fields)
+
+
+def test_an_extractive_answer_is_supported_by_its_own_quotes(checker):
+    from qa.evaluation import answer_sentences, cited_support
+
+    # The lead names the speaker (not in the quote) and with_dates resolved "Tuesday": both set aside.
+    answer = _answer(f"Jake Sullivan (US National Security Advisor): {SULLIVAN} [1] "
+                     f"{TUESDAY.replace('Tuesday', 'Tuesday (11 May 2021)')} [2]", {1: SULLIVAN, 2: TUESDAY})
+    assert answer_sentences(answer) == [(SULLIVAN, (1,)), (TUESDAY, (2,))]
+    support = cited_support(answer, checker)
+    assert (support["recall"], support["precision"], support["sentences"]) == (1.0, 1.0, 2)
+    # A quote the sentence splitter cuts ("U.S." then a capital) is still one cited sentence.
+    quote = "The U.S. Secretary of State spoke with Ashkenazi."
+    assert answer_sentences(_answer(f"{quote} [1]", {1: quote})) == [(quote, (1,))]
+    # A note's "...; they report:" is no claim of the quotes either; an abstention is not judged.
+    noted = _answer(f"The articles don't mention a Jordanian foreign minister; they report: {TUESDAY} [1]", {1: TUESDAY})
+    assert cited_support(noted, checker)["recall"] == 1.0
+    assert cited_support(_answer("The articles don't say.", {}, abstained=True), checker) is None
+
+
+def test_a_wrong_citation_lowers_recall_and_precision(checker):
+    from qa.evaluation import cited_support
+
+    answer = _answer("Blinken spoke to Foreign Minister Gabi Ashkenazi on Tuesday [1]. "
+                     "He conveyed unwavering support for Israel's security [1].", {1: TUESDAY, 2: SULLIVAN}, mode="llm")
+    support = cited_support(answer, checker)
+    assert support["recall"] == 0.5 and support["precision"] == 0.5
+    (unsupported,) = support["unsupported"]
+    assert unsupported["cited"] == [1] and unsupported["sentence"].startswith("He conveyed")
+    # Citing nothing: unsupported, and no citation to judge.
+    bare = cited_support(_answer("Blinken spoke to Ashkenazi on Tuesday.", {1: TUESDAY}, mode="llm"), checker)
+    assert bare["recall"] == 0.0 and bare["precision"] is None
+
+
+def test_a_redundant_citation_lowers_precision_only(checker):
+    from qa.evaluation import cited_support
+
+    answer = _answer("Blinken spoke to Foreign Minister Gabi Ashkenazi on Tuesday [1, 2].", {1: TUESDAY, 2: SULLIVAN},
+                     mode="llm")
+    support = cited_support(answer, checker)
+    assert support["recall"] == 1.0 and support["precision"] == 0.5
+    # Both needed (Blinken and Tuesday from [1], the support from [2]): both relevant.
+    both = _answer("On Tuesday Blinken spoke with Ashkenazi and conveyed the President's unwavering support for "
+                   "Israel's legitimate right to defend itself and its people, while protecting civilians [1, 2].",
+                   {1: TUESDAY, 2: SULLIVAN}, mode="llm")
+    assert cited_support(both, checker) == {"recall": 1.0, "precision": 1.0, "sentences": 1, "unsupported": []}
+
+
+def test_generated_answers_dropped_and_fallback_shares():
+    from qa.evaluation import generation_counts
+
+    dropped = [{"sentence": "Blinken met Abbas.", "cited": [1], "reason": "'Abbas' not in [1]"}]
+    llm = _answer("Blinken spoke to Ashkenazi on Tuesday (11 May 2021) [1]. Gaza fired rockets at Israel [1].",
+                  {1: TUESDAY}, mode="llm", dropped=dropped)
+    assert generation_counts(llm) == {"mode": "llm", "fallback": None, "dropped": 1, "generated_shown": 2}
+    fell_back = _answer(f"{TUESDAY} [1]", {1: TUESDAY}, dropped=dropped * 2,
+                        fallback="no generated sentence passed the check")
+    assert generation_counts(fell_back)["generated_shown"] == 0
+
+    def row(answer, abstained=False):
+        return {"answerable": True, "hit_rank": 1, "answer_recall": 1.0, "exact_match": 1.0, "f1": 1.0,
+                "abstained": abstained, "citations": 1, "correct_citations": 1, "nonverbatim_citations": 0,
+                "latency_ms": 10.0, "alce_citation_recall": None if abstained else 1.0,
+                "alce_citation_precision": None if abstained else 0.5, **generation_counts(answer)}
+
+    rule = _answer(f"{TUESDAY} [1]", {1: TUESDAY})  # a rule-based answer: the LLM never asked
+    m = summarize([row(llm), row(fell_back), row(rule), row(rule, abstained=True)])
+    assert m["llm_answer_share"] == 0.25 and m["fallback_share"] == 0.25
+    assert m["dropped_share"] == pytest.approx(1 / 3, abs=1e-3)  # 1 dropped, 2 shown
+    assert m["dropped_share_with_fallbacks"] == pytest.approx(3 / 5)  # and the fallback's 2 dropped
+    assert m["alce_citation_recall"] == 1.0 and m["alce_citation_precision"] == 0.5
+    # Without an LLM, no LLM figures (and the rows of older callers, without the new keys, still summarise).
+    assert "llm_answer_share" not in summarize([row(rule)])
