@@ -146,6 +146,24 @@ class Settings(BaseSettings):
         return self.index_dir / "bm25"
 
 
+class SettingsError(ValueError):
+    """A QA_* variable holds a value that cannot be used; the message names it."""
+
+
+def settings_problem(error) -> str:
+    """A pydantic ValidationError of Settings as one line naming each bad QA_* variable."""
+    parts = []
+    for problem in error.errors():
+        name = "QA_" + "_".join(str(p) for p in problem.get("loc", ())).upper()
+        parts.append(f"{name}: {problem.get('msg', 'invalid')} (got {problem.get('input')!r})")
+    return "; ".join(parts) or str(error)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(settings_problem(exc)) from None

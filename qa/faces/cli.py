@@ -7,7 +7,7 @@ import re
 import sys
 from typing import Sequence
 
-from qa.config import get_settings
+from qa.config import SettingsError, get_settings
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -426,6 +426,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except QAError as exc:  # a bad argument, a busy or damaged index, a Chroma server that is down
         _say(f"error: {exc}")
         return exc.exit_code
+    except SettingsError as exc:  # a QA_* variable that cannot be used
+        _say(f"error: {exc}")
+        return 2
     except BrokenPipeError:  # `qa ask ... | head`: the reader left; nothing more to say
         import os
 
