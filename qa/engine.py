@@ -64,14 +64,15 @@ def retrieval_query(question: str, history: Sequence[Turn] | None) -> str:
 
 
 class Engine:
-    def __init__(self, settings: Settings | None = None):
+    def __init__(self, settings: Settings | None = None, llm=None):
+        """`llm`: a qa.answer.llm.LLM to answer with instead of the one the settings name."""
         self.settings = settings or get_settings()
         self._store: Store | None = None
         self._retriever: HybridRetriever | None = None
         self._answerer: ExtractiveAnswerer | None = None
         self._chain: Runnable | None = None
         self._feedback = None  # qa.feedback.FeedbackStore, opened on first use
-        self._llm: Any = _UNSET  # qa.answer.llm.LLM, or None for QA_LLM=none; built on first use
+        self._llm: Any = _UNSET if llm is None else llm  # qa.answer.llm.LLM, None for QA_LLM=none; built lazily
         self._checker = None
         self._lock = threading.RLock()
 

@@ -15,6 +15,7 @@ BOT_USER_ID, BOT_ID, TEAM_ID = "UBOT", "BBOT", "T0001"
 class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict]] = []
+        self.times: list[float] = []  # time.monotonic() of each call, as received
         self.messages: dict[str, dict[str, dict]] = {}  # channel → ts → message
         self._clock = 1_700_000_100
         self._lock = threading.Lock()
@@ -60,6 +61,7 @@ class FakeSlack:
     def _record(self, method: str, params: dict) -> None:
         with self._lock:
             self.calls.append((method, params))
+            self.times.append(time.monotonic())
 
     def next_ts(self) -> str:
         with self._lock:
@@ -103,6 +105,11 @@ class FakeSlack:
         return {"ok": False, "error": "unknown_method"}
 
     # ---------------------------------------------------------------- assertions
+    def times_of(self, method: str) -> list[float]:
+        """When each call to `method` arrived (time.monotonic())."""
+        with self._lock:
+            return [at for (name, _), at in zip(self.calls, self.times) if name == method]
+
     def calls_to(self, method: str) -> list[dict]:
         with self._lock:
             return [params for name, params in self.calls if name == method]

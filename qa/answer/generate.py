@@ -79,6 +79,10 @@ def passages_block(sources: Sequence) -> str:
     return "\n".join(lines)
 
 
+def _same(a: str, b: str) -> bool:
+    return re.sub(r"\W+", " ", a).lower().strip() == re.sub(r"\W+", " ", b).lower().strip()
+
+
 def _defuse(text: str) -> str:
     return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
 
@@ -129,6 +133,9 @@ class Generator:
             return None
         if _NOT_ANSWERED.search(sentence):
             result.declined = True
+            return None
+        if any(_same(sentence, k.text) for k in result.kept):
+            result.dropped.append({"sentence": sentence, "cited": list(cited), "reason": "repeats an earlier sentence"})
             return None
         if cited:
             verdict = self.checker.verdict(sentence, cited, numbered)

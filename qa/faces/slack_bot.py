@@ -300,6 +300,7 @@ def run(http: bool = False, port: int = 3000) -> None:
     try:  # models loaded before the first event, so answers stay fast
         engine.ensure_examples(progress=False)
         engine.ask("warm up")
+        engine.llm  # a configured LLM loaded now (or its misconfiguration logged), not at the first question
     except QAError as exc:  # a damaged index or unreachable Chroma: start anyway, every reply says why
         log.warning("%s", exc)
     app = build_slack_app(engine)

@@ -256,7 +256,7 @@ class AnswerOut(BaseModel):
 class ErrorOut(BaseModel):
     """Every error /api/ask answers: what went wrong, for a program (`error`) and a person (`message`)."""
 
-    error: Literal["invalid_input", "login_required", "index_busy", "index_damaged", "vector_store_unavailable",
+    error: Literal["invalid_input", "login_required", "index_busy", "index_damaged", "vector_store_unavailable", "llm_unavailable",
                    "body_too_large", "not_found", "method_not_allowed", "bad_request", "internal_error"]
     message: str = Field(description="The sentence to show; for 503s it names the command that fixes it.")
     field: str | None = Field(None, description="The request field at fault, for invalid_input.")
@@ -401,7 +401,8 @@ def _error_responses(login: bool) -> dict:
         409: "The index is being changed by another writer and the request could not wait.",
         413: f"The request body is larger than {MAX_BODY_BYTES} bytes.",
         422: "A field is invalid: `field` names it, `message` says why.",
-        503: "The index is damaged or its Chroma server is unreachable; `message` names the fix.",
+        503: "The index is damaged, its Chroma server is unreachable, or the configured LLM cannot be used; "
+             "`message` names the fix.",
     }
     if login:
         described[401] = "Login required (HTTP Basic, UTF-8 user and password)."
@@ -828,6 +829,7 @@ def _warm_up(engine: Engine) -> None:
     try:
         engine.ensure_examples(progress=False)
         engine.ask("warm up")
+        engine.llm  # a configured LLM is loaded (a local model) or named wrong now, not at the first question
     except QAError as exc:
         log.warning("%s", exc)
         print(f"article-qa: {printable(exc)}", flush=True)
