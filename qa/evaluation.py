@@ -237,6 +237,7 @@ def score_question(gold: GoldQuestion, answer: Answer, names: ArticleNames, cata
         else round(support["precision"], 4),
         "unsupported_sentences": [] if support is None else support["unsupported"],
         **generation_counts(answer),
+        "dropped_sentences": list(answer.dropped),  # {"sentence", "cited", "reason"}: refused by the checker
         "latency_ms": round(latency_ms, 2),
         "passages": [p.article_id for p in answer.passages],
     }
@@ -281,6 +282,8 @@ def summarize(rows: list[dict], k: int = 10) -> dict[str, Any]:
     if involved:
         metrics["llm_answer_share"] = _mean(float(r.get("mode") == "llm") for r in rows)
         metrics["fallback_share"] = _mean(float(r.get("fallback") is not None) for r in rows)
+        # The LLM read the passages and said they don't answer: an abstention of its own.
+        metrics["llm_declined_share"] = _mean(float(r.get("mode") == "llm" and r["abstained"]) for r in rows)
         for name, group in (("dropped_share", [r for r in involved if r.get("mode") == "llm"]),
                             ("dropped_share_with_fallbacks", involved)):
             dropped = sum(r.get("dropped", 0) for r in group)

@@ -12,8 +12,9 @@ from qa.evaluation import EvalReport
 
 HEADLINE = ["hit@1", "hit@5", "hit@10", "mrr@10", "answer_recall", "exact_match", "f1", "citation_precision",
             "alce_citation_recall", "alce_citation_precision", "nonverbatim_citations", "llm_answer_share",
-            "fallback_share", "dropped_share", "dropped_share_with_fallbacks", "abstention_precision",
-            "abstention_recall", "abstention_f1", "wrongful_abstention", "latency_ms_p50", "latency_ms_p95"]
+            "llm_declined_share", "fallback_share", "dropped_share", "dropped_share_with_fallbacks",
+            "abstention_precision", "abstention_recall", "abstention_f1", "wrongful_abstention", "latency_ms_p50",
+            "latency_ms_p95"]
 
 
 def write_reports(report: EvalReport, out_dir: Path) -> dict[str, Path]:

@@ -222,7 +222,7 @@ def test_generated_answers_dropped_and_fallback_shares():
 
     rule = _answer(f"{TUESDAY} [1]", {1: TUESDAY})  # a rule-based answer: the LLM never asked
     m = summarize([row(llm), row(fell_back), row(rule), row(rule, abstained=True)])
-    assert m["llm_answer_share"] == 0.25 and m["fallback_share"] == 0.25
+    assert m["llm_answer_share"] == 0.25 and m["fallback_share"] == 0.25 and m["llm_declined_share"] == 0.0
     assert m["dropped_share"] == pytest.approx(1 / 3, abs=1e-3)  # 1 dropped, 2 shown
     assert m["dropped_share_with_fallbacks"] == pytest.approx(3 / 5)  # and the fallback's 2 dropped
     assert m["alce_citation_recall"] == 1.0 and m["alce_citation_precision"] == 0.5
