@@ -6,7 +6,7 @@ import pytest
 
 from conftest import EXAMPLES
 from qa.answer.checker import Checker, parse
-from qa.answer.checker_set import build
+from qa.answer.checker_set import build, measure
 from qa.chunking import split_sentences
 from qa.config import Settings
 from qa.embedding import get_encoder
@@ -71,8 +71,25 @@ def test_the_labelled_set_of_the_sample_articles(checker: Checker):
     cases = build(passages)
     kinds = {c.kind for c in cases}
     assert {"verbatim", "name", "negation", "date", "other-claim", "invented"} <= kinds
-    supported = [checker.verdict(c.sentence, (1,), {1: c.source}).supported for c in cases if c.supported]
-    rejected = [not checker.verdict(c.sentence, (1,), {1: c.source}).supported for c in cases if not c.supported]
-    assert len(supported) >= 30 and len(rejected) >= 100
-    assert sum(supported) / len(supported) >= 0.95
-    assert sum(rejected) / len(rejected) >= 0.95
+    assert sum(c.supported for c in cases) >= 30 and sum(not c.supported for c in cases) >= 100
+    measured = measure(checker, cases)  # what `qa eval --checker` reports
+    assert measured["cases"] == len(cases)
+    assert measured["supported_passed"] >= 0.95 and measured["corrupted_rejected"] >= 0.95
+    assert set(measured["correct_by_kind"]) == kinds
+
+
+def test_checker_measure_counts_each_mistake():
+    """measure() on a checker that passes everything: every corrupted case counts against it."""
+    from qa.answer.checker_set import Case
+
+    class PassAll:
+        def verdict(self, sentence, cited, sources):
+            from qa.answer.checker import Verdict
+
+            return Verdict(sentence, tuple(cited), True)
+
+    cases = [Case("a b c", "a b c", True, "verbatim"), Case("a b d", "a b c", False, "name"),
+             Case("not a b c", "a b c", False, "negation")]
+    measured = measure(PassAll(), cases)
+    assert measured == {"cases": 3, "supported_passed": 1.0, "corrupted_rejected": 0.0,
+                        "correct_by_kind": {"name": 0.0, "negation": 0.0, "verbatim": 1.0}}

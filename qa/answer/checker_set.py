@@ -120,3 +120,31 @@ def build(passages: list[list[str]], seed: int = 0, min_words: int = 8) -> list[
             cases.extend(supported(sentence))
             cases.extend(corrupted(sentence, other_names, other_sentences, rng))
     return cases
+
+
+def paragraphs_of(texts: list[str], limit: int = 60, max_sentences: int = 4) -> list[list[str]]:
+    """Each text's paragraphs of more than 30 words as lists of their first sentences (at most `limit`)."""
+    from qa.chunking import split_sentences
+
+    found = []
+    for text in texts:
+        for paragraph in text.split("\n"):
+            if len(paragraph.split()) > 30:
+                found.append([paragraph[s.start : s.end] for s in split_sentences(paragraph)][:max_sentences])
+                if len(found) >= limit:
+                    return found
+    return found
+
+
+def measure(checker, cases: list[Case]) -> dict:
+    """The checker on labelled cases: the share of supported sentences it passes and of corrupted ones it
+    rejects (targets: both >= 0.95), and per kind the share it judged right."""
+    by_kind: dict[str, list[bool]] = {}
+    passed, rejected = [], []
+    for case in cases:
+        ok = checker.verdict(case.sentence, (1,), {1: case.source}).supported
+        (passed if case.supported else rejected).append(ok if case.supported else not ok)
+        by_kind.setdefault(case.kind, []).append(ok == case.supported)
+    share = lambda values: round(sum(values) / len(values), 4) if values else None  # noqa: E731
+    return {"cases": len(cases), "supported_passed": share(passed), "corrupted_rejected": share(rejected),
+            "correct_by_kind": {kind: share(v) for kind, v in sorted(by_kind.items())}}
