@@ -249,6 +249,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         engine.ensure_examples(progress=not args.quiet)
     result = evaluate(engine, gold, k=args.k, limit=args.limit, progress=not args.quiet)
+    if args.checker:  # the answer checker on its labelled set, built from these articles' sentences
+        from qa.answer.checker_set import build, measure, paragraphs_of
+
+        catalog = engine.store.catalog
+        texts = [catalog.article(a.id).text for a in catalog.articles()]
+        measured = measure(engine.checker, build(paragraphs_of(texts)))
+        result.overall.update({"checker_cases": measured["cases"],
+                               "checker_supported_passed": measured["supported_passed"],
+                               "checker_corrupted_rejected": measured["corrupted_rejected"]})
     paths = write_reports(result, Path(args.out))
     print(json.dumps(result.overall, indent=2))
     print(f"reports: {paths['json']}, {paths['md']}, {paths['html']}", file=sys.stderr)
@@ -382,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--out", default="reports/eval", help="folder for report.json, report.md, report.html")
     evaluation.add_argument("--fail-under", nargs="*", metavar="METRIC=VALUE",
                             help="exit 1 when a metric is below its bound (e.g. hit@1=0.8 answer_recall=0.7)")
+    evaluation.add_argument("--checker", action="store_true", help="also measure the answer checker on its labelled "
+                            "set (supported and corrupted sentences built from these articles): overall.checker")
     evaluation.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     evaluation.set_defaults(run=cmd_eval)
 
