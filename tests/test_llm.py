@@ -338,3 +338,30 @@ def test_slack_edits_the_placeholder_at_most_once_a_second(sample_engine, server
     assert seen and all(b - a >= slack_bot.UPDATE_EVERY for (a, _), (b, _) in zip(seen, seen[1:]))
     assert all(answer.text.startswith(so_far) for _, so_far in seen)
     assert answer.text.count("[1]") == 4 and not answer.dropped
+
+
+def test_page_shows_each_checked_sentence_as_it_passes(sample_engine, server):
+    from gradio_client import Client
+
+    from qa.faces.web import build_app
+
+    sources = sources_of(llm_engine(sample_engine), QUESTION)
+    n = number_of(sources, "Mahmoud Abbas")
+    engine = llm_engine(sample_engine, forced(server, f"{ABBAS} [{n}] Blinken spoke with <b>Joe Biden</b>. [{n}] "
+                                                      f"He condemned the rocket fire from Gaza towards Israel. [{n}]"))
+    http, url = serve_in_thread(build_app(engine), timeout=60)
+    try:
+        job = Client(url + "/", verbose=False).submit(QUESTION, [], 5, "", "", [], "Answer with quotes",
+                                                      api_name="/chat")
+        final = job.result(timeout=180)
+        replies = []
+        for messages, _, _ in job.outputs():
+            content = messages[-1]["content"]
+            replies.append(content[0]["text"] if isinstance(content, list) else content)
+    finally:
+        http.should_exit = True
+    shown = [r for r in replies if "Searching" not in r]
+    assert len(shown) >= 3  # the first sentence alone, then both, then the final answer
+    assert "Mahmoud Abbas" in shown[0] and "rocket fire" not in shown[0] and "[\\[1\\]](#source-1)" in shown[0]
+    assert "rocket fire" in shown[-1] and "Joe Biden" not in "".join(shown)  # the dropped one never appeared
+    assert "Mahmoud Abbas" in final[1] and "<mark>" in final[1]
