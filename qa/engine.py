@@ -496,7 +496,8 @@ class Engine:
         catalog = self.store.catalog
         question, passages = state["question"], state["passages"]
         sources = choose_sources(draft.candidates, draft.sentences, self.settings.llm_context_words)
-        generator = Generator(self.llm, self.checker, max_tokens=self.settings.llm_max_tokens)
+        generator = Generator(self.llm, self.checker, max_tokens=self.settings.llm_max_tokens,
+                              timeout=self.settings.llm_timeout)
         citer = citations.Citer()
         sentences: list[str] = []
         llm_started = time.perf_counter()
@@ -517,6 +518,8 @@ class Engine:
         result = generator.result
         state["timings"]["generate"] = (time.perf_counter() - llm_started) * 1000
         if not sentences and not result.declined:
+            if result.timed_out:
+                return result.dropped, f"the LLM took longer than {self.settings.llm_timeout:g} s"
             return result.dropped, ("no generated sentence passed the check" if result.dropped
                                     else "the LLM wrote no answer")
         timings = state["timings"]

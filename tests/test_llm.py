@@ -365,3 +365,14 @@ def test_page_shows_each_checked_sentence_as_it_passes(sample_engine, server):
     assert "Mahmoud Abbas" in shown[0] and "rocket fire" not in shown[0] and "[\\[1\\]](#source-1)" in shown[0]
     assert "rocket fire" in shown[-1] and "Joe Biden" not in "".join(shown)  # the dropped one never appeared
     assert "Mahmoud Abbas" in final[1] and "<mark>" in final[1]
+
+
+def test_a_reply_past_the_timeout_is_cut_off_and_the_extractive_answer_given(sample_engine, server):
+    engine = llm_engine(sample_engine, forced(server, f"{ABBAS} [1] " * 3), llm_timeout=0.05)
+    answer = engine.ask(QUESTION)
+    assert answer.mode == "extractive" and answer.fallback == "the LLM took longer than 0.05 s"
+    assert answer.text == sample_engine.ask(QUESTION).text
+    # The model is free again at once: the next question is answered in full.
+    sources = sources_of(engine, QUESTION)
+    n = number_of(sources, "Mahmoud Abbas")
+    assert llm_engine(sample_engine, forced(server, f"{ABBAS} [{n}]")).ask(QUESTION).mode == "llm"

@@ -15,6 +15,7 @@ passage sentence it cites supports it.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
@@ -42,6 +43,7 @@ class Generation:
     kept: list[Kept] = field(default_factory=list)
     dropped: list[dict] = field(default_factory=list)  # {"sentence", "cited", "reason"}
     declined: bool = False  # the model said the passages do not answer
+    timed_out: bool = False  # the reply was cut off after the generator's timeout
     raw: str = ""
 
 
@@ -97,10 +99,11 @@ class Generator:
     """Streams a checked answer: `run` yields each Kept sentence as soon as it passes and returns the
     Generation (everything kept and dropped) when the reply ends."""
 
-    def __init__(self, llm: LLM, checker: Checker, max_tokens: int | None = None):
+    def __init__(self, llm: LLM, checker: Checker, max_tokens: int | None = None, timeout: float | None = None):
         self.llm = llm
         self.checker = checker
         self.max_tokens = max_tokens
+        self.timeout = timeout  # seconds; what has passed by then is kept, the rest of the reply is not read
         self.result = Generation()
 
     def run(self, question: str, sources: Sequence) -> Iterator[Kept]:
@@ -108,7 +111,13 @@ class Generator:
         self.result = result
         numbered = {n: s.text for n, s in enumerate(sources, start=1)}
         done = 0
-        for piece in self.llm.stream(messages(question, sources), max_tokens=self.max_tokens):
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        stream = self.llm.stream(messages(question, sources), max_tokens=self.max_tokens)
+        for piece in stream:
+            if deadline is not None and time.monotonic() > deadline:
+                result.timed_out = True
+                stream.close()  # stops the model (a local one) and frees it for the next question
+                break
             result.raw += piece
             sentences = parse(result.raw)
             # All but the last parsed sentence are complete: a sentence ends only where the next begins.
@@ -120,6 +129,8 @@ class Generator:
             if len(result.kept) >= MAX_SENTENCES:
                 break
         sentences = parse(result.raw)
+        if result.timed_out:  # the last sentence may be cut short: only complete ones are judged
+            sentences = sentences[:-1]
         while done < len(sentences) and len(result.kept) < MAX_SENTENCES:
             kept = self._judge(*sentences[done], numbered, sources, result)
             done += 1
