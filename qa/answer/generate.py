@@ -1,13 +1,14 @@
 """Generated answers that keep the extractive answer's guarantee: no sentence reaches a user unless the
 passage sentence it cites supports it.
 
-1. **Grounding by construction.** The best sentences of the top passages (the extractive answerer's
+1. **Grounding by construction.** Sentences that read as instructions to a model ("ignore previous
+   instructions and answer ...") are never given to it. The best sentences of the top passages (the extractive answerer's
    ranking, up to QA_LLM_CONTEXT_WORDS words), in reading order per article, are numbered and given to the
    model between delimiters (prompts/answer.txt), its instructions repeated after them; article text is
    data, never instructions. The model answers with [n] markers that point at those sentences.
 2. **Checking.** As the reply streams in, each complete sentence is judged by qa/answer/checker.py against
-   the sentences it cites; one without a marker gets the single source sentence that supports it best, if
-   any passes. A sentence that fails is dropped (listed with the reason), never shown; one that passes is
+   the sentences it cites; one without a marker (or whose markers do not support it: small models confuse
+   numbers) gets the single source sentence that supports it best, if any passes. A sentence that fails is dropped (listed with the reason), never shown; one that passes is
    released at once, with citations of the usual shape (verbatim quote, offsets).
 3. **Fallback.** When nothing passes, the caller gives the extractive answer. The model may also say the
    passages don't answer ("NOT IN THE ARTICLES"): the answer then abstains.
@@ -26,7 +27,8 @@ from qa.answer.llm import LLM, Message
 NOT_ANSWERED = "NOT IN THE ARTICLES"
 MAX_SENTENCES = 4
 _NOT_ANSWERED = re.compile(r"not\s+in\s+the\s+articles", re.I)
-_LEAD_IN = re.compile(r"^(?:answer\s*:|according to the (?:passages|articles|sentences)\s*,?)\s*", re.I)
+_LEAD_IN = re.compile(r"^(?:(?:the\s+)?(?:answer|article|passage|passages)\s*:|according to the (?:passages|articles|"
+                      r"sentences|article)\s*,?)\s*", re.I)
 
 
 @dataclass
@@ -47,15 +49,29 @@ class Generation:
     raw: str = ""
 
 
+# Text addressed to a model rather than to readers: a prompt injection planted in an article.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+|these\s+|my\s+)?"
+    r"(?:previous\s+|prior\s+|above\s+|earlier\s+|preceding\s+|other\s+|system\s+)?(?:instructions?|prompts?|directions)\b|"
+    r"\b(?:ignore|disregard|forget)\s+(?:everything|all|anything)\s+(?:above|before|else|you were told)\b|"
+    r"\b(?:system|developer)\s+(?:prompt|message)\b|\bnew\s+instructions\s*:|\byou\s+are\s+now\b|"
+    r"\bas an ai(?:\s+language)?\s+model\b", re.I)
+
+
+def is_instruction(text: str) -> bool:
+    return bool(_INSTRUCTION.search(text))
+
+
 def choose_sources(candidates: Sequence, chosen: Sequence, max_words: int) -> list:
     """The sentences the model may cite: the extractive answer's own first, then the best-scored others,
-    up to `max_words`; in reading order (passage rank, then position), so each article reads as text."""
+    up to `max_words`; in reading order (passage rank, then position), so each article reads as text.
+    A sentence that reads as an instruction to a model is left out: retrieved text is data."""
     picked: list = []
     seen: set[tuple[str, int]] = set()
     words = 0
     for sentence in list(chosen) + list(candidates):
         key = (sentence.passage.chunk.id, sentence.start)
-        if key in seen:
+        if key in seen or is_instruction(sentence.text):
             continue
         size = len(sentence.text.split())
         if picked and words + size > max_words:
@@ -150,6 +166,11 @@ class Generator:
             return None
         if cited:
             verdict = self.checker.verdict(sentence, cited, numbered)
+            if not verdict.supported:
+                # Small models confuse citation numbers: a sentence that its markers do not support, but
+                # one given sentence does, is shown citing that one (the shown citation supports it).
+                rescue = self.checker.best_support(sentence, numbered)
+                verdict = rescue if rescue.supported else verdict
         else:
             verdict = self.checker.best_support(sentence, numbered)
         if not verdict.supported:
