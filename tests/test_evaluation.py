@@ -228,3 +228,45 @@ def test_generated_answers_dropped_and_fallback_shares():
     assert m["alce_citation_recall"] == 1.0 and m["alce_citation_precision"] == 0.5
     # Without an LLM, no LLM figures (and the rows of older callers, without the new keys, still summarise).
     assert "llm_answer_share" not in summarize([row(rule)])
+
+
+def test_qa_eval_scores_generated_answers_from_the_engine(sample_engine, tmp_path: Path):
+    """The engine's own LLM-mode answers (a scripted chat model: what it writes is ours to choose) scored as
+    `qa eval` scores them: the resolved "Tuesday (11 May 2021)" is no unsupported fact, the dropped
+    sentence is counted, and the answer the LLM could not write falls back and says so."""
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    from conftest import make_settings
+    from qa.answer.generate import choose_sources
+    from qa.answer.llm import LLM
+    from qa.config import LLMBackend
+    from qa.engine import Engine
+    from qa.evaluation import evaluate
+
+    question = "Who did Blinken speak to on Tuesday?"
+    extractive = Engine(make_settings(sample_engine.settings.index_dir))
+    state = extractive._prepare({"question": question})
+    draft = extractive.answerer.draft(state["query"], extractive._retrieve(state, None), extractive.store.lexical())
+    sources = choose_sources(draft.candidates, draft.sentences, extractive.settings.llm_context_words)
+    n = next(i for i, s in enumerate(sources, start=1) if "Gabi Ashkenazi" in s.text)
+    false = f"Blinken flew to Amman to meet King Abdullah of Jordan [{n}]."
+    replies = [f"Blinken spoke on Tuesday to Foreign Minister Gabi Ashkenazi [{n}]. {false}",
+               false]
+    model = GenericFakeChatModel(messages=iter(AIMessage(r) for r in replies))
+    engine = Engine(make_settings(sample_engine.settings.index_dir), llm=LLM(model, LLMBackend.OPENAI, "scripted",
+                                                                              serialise=False))
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps({"id": f"ashkenazi-{i}", "question": question, "answers": ["Gabi Ashkenazi"]}) + "\n"
+                            for i in (1, 2)))
+    report = evaluate(engine, load_gold(gold), progress=False)
+    first, second = report.rows
+    assert first["mode"] == "llm" and first["generated_shown"] == 1 and first["dropped"] == 1
+    assert "Tuesday (11 May 2021)" in first["answer"] and first["alce_citation_recall"] == 1.0
+    assert " not in " in first["dropped_sentences"][0]["reason"]  # Amman, Abdullah, Jordan
+    assert second["mode"] == "extractive" and second["fallback"] == "no generated sentence passed the check"
+    assert second["alce_citation_recall"] == 1.0 and second["generated_shown"] == 0
+    overall = report.overall
+    assert overall["llm_answer_share"] == 0.5 and overall["fallback_share"] == 0.5
+    assert overall["dropped_share"] == 0.5 and overall["dropped_share_with_fallbacks"] == pytest.approx(2 / 3, abs=1e-3)
+    assert overall["alce_citation_recall"] == 1.0 and overall["alce_citation_precision"] == 1.0
