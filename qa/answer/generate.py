@@ -91,7 +91,7 @@ def passages_block(sources: Sequence) -> str:
         passage = sentence.passage
         if passage.article_id != last:
             date = f" ({passage.published})" if passage.published else ""
-            lines.append(f"Article: {_defuse(passage.title or passage.article_id)}{date}")
+            lines.append(f"Article: {_defuse(passage.title)}{date}" if passage.title else f"Article{date}:")
             last = passage.article_id
         lines.append(f"[{n}] {_defuse(' '.join(sentence.text.split()))}")
     return "\n".join(lines)
