@@ -55,3 +55,26 @@ def sample_articles(tmp_path: Path) -> Path:
     target = tmp_path / "articles"
     shutil.copytree(EXAMPLES, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """llama.cpp's OpenAI-compatible server (`python -m llama_cpp.server`) on 127.0.0.1 with SmolLM2-135M
+    (models/, assembled by `make test`); its /v1 URL. Tests pin what it writes with a grammar
+    (helpers.forced)."""
+    import subprocess
+
+    from helpers import free_port, stop, wait_until_up
+
+    model = ROOT / "models" / "smollm2-135m.gguf"
+    if not model.is_file():
+        pytest.fail(f"{model} is missing: `make models` (part of `make test`) assembles it with `qa llm install`")
+    log = tmp_path_factory.mktemp("llama") / "server.log"
+    port = free_port()
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+                                 "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"],
+                                stdout=out, stderr=subprocess.STDOUT)
+    wait_until_up(proc, f"http://127.0.0.1:{port}/v1/models", log, timeout=120, what="llama_cpp.server")
+    yield f"http://127.0.0.1:{port}/v1"
+    stop(proc)

@@ -160,3 +160,28 @@ def start_chroma(path: Path, timeout: float = 30) -> tuple[subprocess.Popen, str
     url = f"http://127.0.0.1:{port}"
     wait_until_up(proc, f"{url}/api/v2/heartbeat", timeout=timeout, what="chroma server")
     return proc, url
+
+
+def forced(url: str, *texts: str):
+    """An LLM (qa.answer.llm.LLM) on the real llama.cpp server at `url`, made to write exactly `texts[0]` on
+    its first call, `texts[1]` on the next, ... (the last one from then on): a GBNF grammar of that one
+    string, generated and streamed token by token by the model."""
+    from langchain_openai import ChatOpenAI
+
+    from qa.answer.llm import LLM
+    from qa.config import LLMBackend
+
+    class Forced(LLM):
+        def __init__(self):
+            super().__init__(None, LLMBackend.OPENAI, "smollm2 (grammar)", serialise=False)
+            self.texts = list(texts)
+
+        def stream(self, messages, max_tokens=None):
+            text = self.texts.pop(0) if len(self.texts) > 1 else self.texts[0]
+            literal = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+            self.model = ChatOpenAI(base_url=url, model="smollm2", api_key="none", temperature=0.0, max_tokens=400,
+                                    timeout=60, max_retries=0, streaming=True,
+                                    extra_body={"grammar": f'root ::= "{literal}"'})
+            return super().stream(messages, max_tokens=None)
+
+    return Forced()

@@ -230,17 +230,13 @@ def test_generated_answers_dropped_and_fallback_shares():
     assert "llm_answer_share" not in summarize([row(rule)])
 
 
-def test_qa_eval_scores_generated_answers_from_the_engine(sample_engine, tmp_path: Path):
-    """The engine's own LLM-mode answers (a scripted chat model: what it writes is ours to choose) scored as
-    `qa eval` scores them: the resolved "Tuesday (11 May 2021)" is no unsupported fact, the dropped
-    sentence is counted, and the answer the LLM could not write falls back and says so."""
-    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-    from langchain_core.messages import AIMessage
-
+def test_qa_eval_scores_generated_answers_from_the_engine(sample_engine, llama_server, tmp_path: Path):
+    """The engine's own LLM-mode answers (the real llama.cpp server, what it writes pinned by a grammar)
+    scored as `qa eval` scores them: the resolved "Tuesday (11 May 2021)" is no unsupported fact, the
+    dropped sentence is counted, and the answer the LLM could not write falls back and says so."""
     from conftest import make_settings
+    from helpers import forced
     from qa.answer.generate import choose_sources
-    from qa.answer.llm import LLM
-    from qa.config import LLMBackend
     from qa.engine import Engine
     from qa.evaluation import evaluate
 
@@ -253,9 +249,7 @@ def test_qa_eval_scores_generated_answers_from_the_engine(sample_engine, tmp_pat
     false = f"Blinken flew to Amman to meet King Abdullah of Jordan [{n}]."
     replies = [f"Blinken spoke on Tuesday to Foreign Minister Gabi Ashkenazi [{n}]. {false}",
                false]
-    model = GenericFakeChatModel(messages=iter(AIMessage(r) for r in replies))
-    engine = Engine(make_settings(sample_engine.settings.index_dir), llm=LLM(model, LLMBackend.OPENAI, "scripted",
-                                                                              serialise=False))
+    engine = Engine(make_settings(sample_engine.settings.index_dir), llm=forced(llama_server, *replies))
     gold = tmp_path / "gold.jsonl"
     gold.write_text("".join(json.dumps({"id": f"ashkenazi-{i}", "question": question, "answers": ["Gabi Ashkenazi"]}) + "\n"
                             for i in (1, 2)))

@@ -18,12 +18,11 @@ import time
 import pytest
 
 from conftest import ROOT, make_settings
-from helpers import free_port, serve_in_thread, stop, wait_until_up
+from helpers import forced, free_port, serve_in_thread
 from qa.answer import citations
 from qa.answer.checker import parse
 from qa.answer.generate import Generator, choose_sources
 from qa.answer.llm import LLM
-from qa.config import LLMBackend
 from qa.engine import Engine, Progress
 from qa.schema import Answer
 
@@ -40,28 +39,8 @@ def _need(path):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """llama.cpp's OpenAI-compatible server with SmolLM2-135M; its /v1 URL."""
-    _need(SMOL)
-    log = tmp_path_factory.mktemp("llama") / "server.log"
-    port = free_port()
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(SMOL), "--host", "127.0.0.1",
-                                 "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"],
-                                stdout=out, stderr=subprocess.STDOUT)
-    wait_until_up(proc, f"http://127.0.0.1:{port}/v1/models", log, timeout=120, what="llama_cpp.server")
-    yield f"http://127.0.0.1:{port}/v1"
-    stop(proc)
-
-
-def forced(url: str, text: str) -> LLM:
-    """The real server made to write exactly `text` (a GBNF grammar of that one string)."""
-    from langchain_openai import ChatOpenAI
-
-    literal = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    model = ChatOpenAI(base_url=url, model="smollm2", api_key="none", temperature=0.0, max_tokens=400,
-                       timeout=60, max_retries=0, streaming=True, extra_body={"grammar": f'root ::= "{literal}"'})
-    return LLM(model, LLMBackend.OPENAI, "smollm2 (grammar)", serialise=False)
+def server(llama_server):
+    return llama_server
 
 
 def llm_engine(sample_engine: Engine, model: LLM | None = None, **settings) -> Engine:
@@ -93,7 +72,9 @@ def assert_guarantee(engine: Engine, answer: Answer) -> None:
         verdict = engine.checker.verdict(bare, cited, quotes)
         assert verdict.supported, (sentence, verdict.reason)
     for dropped in answer.dropped:
-        assert dropped["reason"] and dropped["sentence"] not in text
+        assert dropped["reason"]
+        if dropped["reason"] != "repeats an earlier sentence":
+            assert dropped["sentence"] not in text
 
 
 # ---------------------------------------------------------------- the checker on what the model writes
@@ -249,10 +230,10 @@ def test_free_running_small_model_never_shows_an_unsupported_sentence(sample_eng
 def test_local_qwen_answers_with_checked_citations(sample_engine):
     _need(QWEN)
     engine = llm_engine(sample_engine, llm="local", llm_model_path=QWEN, llm_threads=2)
-    answer = engine.ask(QUESTION)
-    assert answer.mode == "llm", answer.fallback
+    answer = engine.ask("What did Hady Amr plan to do?")
+    assert answer.mode == "llm", (answer.fallback, answer.dropped)
     assert_guarantee(engine, answer)
-    assert any("Abbas" in c.quote or "Ashkenazi" in c.quote for c in answer.citations)
+    assert any("Hady Amr will travel to Israel" in c.quote for c in answer.citations)
     # The Sullivan question: both things he conveyed, verbatim (quotes are never paraphrased by the model).
     sullivan = engine.ask("What did Sullivan convey?")
     assert "unwavering support" in sullivan.text and "sustainable calm" in sullivan.text
