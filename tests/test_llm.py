@@ -406,3 +406,41 @@ def test_a_reply_past_the_timeout_is_cut_off_and_the_extractive_answer_given(sam
     sources = sources_of(engine, QUESTION)
     n = number_of(sources, "Mahmoud Abbas")
     assert llm_engine(sample_engine, forced(server, f"{ABBAS} [{n}]")).ask(QUESTION).mode == "llm"
+
+
+def test_slack_bot_streams_into_its_placeholder_then_posts_the_answer(sample_engine, server, tmp_path):
+    """The bot, served in this process against the fake Slack Web API, on an LLM-mode engine: the
+    placeholder is edited with the checked sentences so far (at most once a second), then replaced by the
+    full answer with its sources."""
+    from fake_slack import BOT_USER_ID, FakeSlack
+    from test_slack_bot import SECRET, TOKEN, blocks_text, event
+
+    from qa.faces.slack_bot import UPDATE_EVERY, build_slack_app, events_api
+
+    sources = sources_of(llm_engine(sample_engine), QUESTION)
+    n = number_of(sources, "Mahmoud Abbas")
+    text = " ".join([f"{ABBAS} [{n}]", f"He condemned the rocket fire from Gaza towards Israel. [{n}]",
+                     f"Antony Blinken is the US Secretary of State. [{n}]",
+                     f"Mahmoud Abbas is the Palestinian Authority chairman. [{n}]"])
+    engine = Engine(make_settings(tmp_path / "bot-index"), llm=forced(server, text))
+    engine.ingest([ROOT / "examples" / "articles"], progress=False)
+    fake = FakeSlack()
+    app = build_slack_app(engine, token=TOKEN, signing_secret=SECRET, api_url=fake.url + "/api/")
+    http, url = serve_in_thread(events_api(app))
+    try:
+        fake.add_user_message("C9", "1700000501.000100", f"<@{BOT_USER_ID}> {QUESTION}")
+        event(f"{url}/slack/events", {"type": "app_mention", "user": "U1", "channel": "C9", "ts": "1700000501.000100",
+                                      "text": f"<@{BOT_USER_ID}> {QUESTION}"})
+        deadline = time.monotonic() + 120
+        while not any(u.get("blocks") for u in fake.calls_to("chat.update")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        updates, at = fake.calls_to("chat.update"), fake.times_of("chat.update")
+    finally:
+        http.should_exit = True
+        fake.close()
+    assert updates and updates[-1].get("blocks"), updates
+    streamed = [(u["text"], t) for u, t in zip(updates[:-1], at[:-1])]
+    assert streamed and all(s.endswith(" …") and "Mahmoud Abbas" in s for s, _ in streamed)
+    assert all(b - a >= UPDATE_EVERY - 0.05 for (_, a), (_, b) in zip(streamed, streamed[1:]))
+    final = blocks_text(updates[-1]["blocks"])
+    assert "condemned the rocket fire" in final and "Palestinian Authority chairman" in final
