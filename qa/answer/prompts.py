@@ -4,10 +4,20 @@ brace in an article is never read as part of the template."""
 from __future__ import annotations
 
 import string
+import sys
 from functools import lru_cache
 from pathlib import Path
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent.parent / "prompts"
+
+def _prompts_dir() -> Path:
+    """prompts/ of the source tree; in an installed (non-editable) package, the copy pip put under
+    <prefix>/share/article-qa/prompts (pyproject's data-files)."""
+    source = Path(__file__).resolve().parent.parent.parent / "prompts"
+    installed = Path(sys.prefix) / "share" / "article-qa" / "prompts"
+    return source if source.is_dir() or not installed.is_dir() else installed
+
+
+PROMPTS_DIR = _prompts_dir()
 NAMES = ("system", "answer", "condense")
 
 
