@@ -252,6 +252,7 @@ class FailingEngine:
         self.settings = make_settings(index_dir)
         self.error: Exception = RuntimeError("unset")
         self.feedback = SimpleNamespace(record=lambda *args, **kwargs: None)
+        self.llm = None  # answers are extractive (QA_LLM=none)
 
     def ask(self, question, history=None, k=None, filters=None):
         raise self.error

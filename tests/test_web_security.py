@@ -54,6 +54,7 @@ class FakeEngine:
         self.articles = {"a1": ("Sullivan call", "/srv/articles/sullivan.txt")}
         self.store = SimpleNamespace(catalog=FakeCatalog(self))
         self.feedback = SimpleNamespace(record=lambda *args, **kwargs: None)
+        self.llm = None  # answers are extractive (QA_LLM=none)
         self.error: Exception | None = None
         self.delay = self.ingest_delay = 0.0
         self.asked: list[tuple] = []
