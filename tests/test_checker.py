@@ -46,7 +46,9 @@ def test_supported_sentences_pass(checker: Checker):
     ("Blinken spoke to Mahmoud Abbas on Tuesday.", (1,), "'Mahmoud Abbas' not in [1]"),
     ("Blinken did not speak to Ashkenazi on Tuesday.", (1,), "negation differs from [1]"),
     ("Blinken spoke to Ashkenazi on Tuesday and pledged 500 missiles.", (1,), "'500' not in [1]"),
-    ("He conveyed unwavering support for its security.", (1,), "too far from [1]"),  # the wrong citation
+    ("He conveyed unwavering support for its security.", (1,), "adds what [1] does not say: conveyed, unwavering"),
+    ("Blinken spoke to Ashkenazi, a single-celled organism, on Tuesday.", (1,),
+     "adds what [1] does not say: single-celled, organism"),  # an addition in plausible words
     ("Sullivan conveyed unwavering support for Israel's security.", (2,), "'Sullivan' not in [2]"),  # not named there
     ("Blinken spoke to Ashkenazi on Tuesday.", (7,), "cites [7], which is not a given sentence"),
     ("Blinken spoke to Ashkenazi on Tuesday.", (), "cites nothing"),

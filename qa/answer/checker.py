@@ -24,6 +24,10 @@ from qa.store.lexical import STOPWORDS, tokenize
 
 LEXICAL_WEIGHT, COSINE_WEIGHT = 0.5, 0.5
 THRESHOLD = 0.62  # of LEXICAL_WEIGHT * lexical share + COSINE_WEIGHT * cosine; calibrated: bench/checker.py
+# A sentence may put the cited text in its own words, but not add to it: at most this many of its distinct
+# content words (stemmed) absent from the cited text, and at most this share of them. A paraphrase
+# ("planned to travel" for "will travel") passes; an addition ("a single-celled organism") does not.
+NOVEL_MAX, NOVEL_SHARE = 2, 0.3
 
 _MARKER = re.compile(r"\s*(?:\[(?P<a>[\d\s,;–-]+)\]|\((?P<b>\d+(?:\s*[,;–-]\s*\d+)*)\)|【(?P<c>[\d\s,;–-]+)】)")
 _MARKER_THEN_CAPITAL = re.compile(r"(\[[\d\s,;–-]+\]|\(\d+(?:\s*[,;–-]\s*\d+)*\)|【[\d\s,;–-]+】)\s+(?=[\"“A-Z])")
@@ -166,6 +170,10 @@ class Checker:
                            missing=missing)
         if _negated(sentence) != _negated(cited_text):
             return Verdict(sentence, cited, False, f"negation differs from {_refs(cited)}")
+        novel = novel_words(sentence, cited_text)
+        own = {t for t in tokenize(sentence) if t not in STOPWORDS}
+        if len(novel) > NOVEL_MAX or (own and len(set(tokenize(" ".join(novel)))) / len(own) > NOVEL_SHARE):
+            return Verdict(sentence, cited, False, f"adds what {_refs(cited)} does not say: {', '.join(novel)}")
         combined, _, _ = self.score(sentence, cited_text)
         if combined < self.threshold:
             return Verdict(sentence, cited, False, f"too far from {_refs(cited)} ({combined:.2f})", combined)
@@ -179,6 +187,20 @@ class Checker:
             if verdict.supported and verdict.score > best.score:
                 best = verdict
         return best
+
+
+def novel_words(sentence: str, cited_text: str) -> list[str]:
+    """The sentence's content words (as written) whose stems the cited text lacks; numbers and names are
+    the facts check's."""
+    theirs = set(tokenize(cited_text))
+    found: list[str] = []
+    seen: set[str] = set()
+    for word in re.findall(r"[A-Za-z][A-Za-z'’-]*", sentence):
+        stems = [t for t in tokenize(word) if t not in STOPWORDS]
+        if stems and not any(t in theirs for t in stems) and stems[0] not in seen:
+            seen.add(stems[0])
+            found.append(word)
+    return found
 
 
 def _refs(numbers: Sequence[int]) -> str:
