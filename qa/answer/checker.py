@@ -32,7 +32,8 @@ NOVEL_MAX, NOVEL_SHARE = 2, 0.3
 _MARKER = re.compile(r"\s*(?:\[(?P<a>[\d\s,;–-]+)\]|\((?P<b>\d+(?:\s*[,;–-]\s*\d+)*)\)|【(?P<c>[\d\s,;–-]+)】)")
 _MARKER_THEN_CAPITAL = re.compile(r"(\[[\d\s,;–-]+\]|\(\d+(?:\s*[,;–-]\s*\d+)*\)|【[\d\s,;–-]+】)\s+(?=[\"“A-Z])")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“‘']?[A-Z0-9])")
-_NUMBER = re.compile(r"(?<![\w.])\$?\d+(?:[.,]\d+)*(?:\s?(?:%|percent|per cent|million|billion|trillion))?")
+_NUMBER = re.compile(r"(?<![\w.])\$?\d+(?:[.,]\d+)*(?:st|nd|rd|th|s)?(?![\w])"
+                     r"(?:\s?(?:%|percent|per cent|million|billion|trillion))?")
 _NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
                  "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20",
                  "hundred": "100", "thousand": "1000", "dozen": "12"}
@@ -195,7 +196,7 @@ def novel_words(sentence: str, cited_text: str) -> list[str]:
     theirs = set(tokenize(cited_text))
     found: list[str] = []
     seen: set[str] = set()
-    for word in re.findall(r"[A-Za-z][A-Za-z'’-]*", sentence):
+    for word in re.findall(r"[^\W\d_][\w'’-]*", sentence):
         stems = [t for t in tokenize(word) if t not in STOPWORDS]
         if stems and not any(t in theirs for t in stems) and stems[0] not in seen:
             seen.add(stems[0])
