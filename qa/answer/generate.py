@@ -46,6 +46,7 @@ class Generation:
     dropped: list[dict] = field(default_factory=list)  # {"sentence", "cited", "reason"}
     declined: bool = False  # the model said the passages do not answer
     timed_out: bool = False  # the reply was cut off after the generator's timeout
+    judged: int = 0  # parsed sentences of `raw` judged so far
     raw: str = ""
 
 
@@ -126,7 +127,6 @@ class Generator:
         result = Generation()
         self.result = result
         numbered = {n: s.text for n, s in enumerate(sources, start=1)}
-        done = 0
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         stream = self.llm.stream(messages(question, sources), max_tokens=self.max_tokens)
         for piece in stream:
@@ -137,19 +137,19 @@ class Generator:
             result.raw += piece
             sentences = parse(result.raw)
             # All but the last parsed sentence are complete: a sentence ends only where the next begins.
-            while done < len(sentences) - 1 and len(result.kept) < MAX_SENTENCES:
-                kept = self._judge(*sentences[done], numbered, sources, result)
-                done += 1
-                if kept is not None:
-                    yield kept
+            yield from self._judge_upto(sentences, len(sentences) - 1, numbered, sources, result)
             if len(result.kept) >= MAX_SENTENCES:
                 break
         sentences = parse(result.raw)
-        if result.timed_out:  # the last sentence may be cut short: only complete ones are judged
-            sentences = sentences[:-1]
-        while done < len(sentences) and len(result.kept) < MAX_SENTENCES:
-            kept = self._judge(*sentences[done], numbered, sources, result)
-            done += 1
+        # At the end every sentence is complete, unless the reply was cut off: then the last may be cut short.
+        yield from self._judge_upto(sentences, len(sentences) - result.timed_out, numbered, sources, result)
+
+    def _judge_upto(self, sentences: list, upto: int, numbered: dict[int, str], sources: Sequence,
+                    result: Generation) -> Iterator[Kept]:
+        """Judge the parsed sentences not judged yet, up to index `upto`, while fewer than MAX_SENTENCES are kept."""
+        while result.judged < upto and len(result.kept) < MAX_SENTENCES:
+            kept = self._judge(*sentences[result.judged], numbered, sources, result)
+            result.judged += 1
             if kept is not None:
                 yield kept
 
