@@ -511,6 +511,22 @@ _SHAPE_AT = {c: k for k, c in enumerate(_SHAPES)}
 _FIXED = BASE_FEATURES.index("fit")  # the features before the one-hots, in order, start here
 
 
+def brings_answer(q: Profile, sentence: str) -> bool:
+    """Does the sentence hold a span of the kind the question asks for, made of none of its words (a name
+    for who/where/which-questions, a number for how-many, a date for when)? A sentence that only restates
+    the question ("Turkey is typically the centerpiece of Thanksgiving dinner.") holds none. False for every
+    sentence when the question asks for no typed answer (why, what did X say, most what-questions)."""
+    if q.kind is AnswerType.EXPLANATION or (q.kind is AnswerType.THING and q.wh != "which"):
+        return False
+    tokens = _tokens(sentence, q.terms)
+    if not tokens:
+        return False
+    typed, _ = _typed(sentence, tokens)
+    fit = _FIT[q.kind]
+    wanted = [kind for kind, value in fit.items() if value >= (0.3 if q.kind is AnswerType.THING else 1.0)]
+    return any(kind in wanted and not any(t.question for t in tokens[i : j + 1]) for (i, j), kind in typed.items())
+
+
 def candidates(question: str, sentences: list[str], *, scores: list[float] | None = None,
                coverages: list[float] | None = None, confidence: float | None = None) -> list[Candidate]:
     """Every candidate span of the first quotes (best first), with its features (BASE_FEATURES order)."""

@@ -1,0 +1,120 @@
+"""The extractive answerer's sentence choice (qa/answer/extractive.py): a sentence that holds what the question
+asks for beats one that only restates the question, and a question in the article is not its own answer."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import make_settings
+from qa.answer import extractive
+from qa.answer.short_answer import brings_answer, profile
+from qa.engine import Engine
+
+EXPLAINER = {
+    "id": "thanksgiving-numbers",
+    "title": "Thanksgiving by the numbers",
+    "published": "2025-11-25",
+    "text": (
+        "Turkey is typically the centerpiece of Thanksgiving dinner, and most families eat it.\n\n"
+        "Minnesota raises the most turkeys of any US state, about 40 million birds a year, ahead of North "
+        "Carolina and Arkansas.\n\n"
+        "Stores report that cranberry sauce sales triple in the week before the holiday."
+    ),
+}
+CRASH = {
+    "id": "ups-crash-explainer",
+    "title": "What we know about the UPS cargo plane crash",
+    "published": "2025-11-05",
+    "text": (
+        "A UPS cargo plane burst into flames shortly after takeoff on Tuesday, killing at least seven people.\n\n"
+        "Where did the UPS plane crash occur?\n\n"
+        "The jet came down beside Louisville Muhammad Ali International Airport in Kentucky, a hub that "
+        "handles about 300 flights a day.\n\n"
+        "How many people were on board?\n\n"
+        "Three crew members were aboard the MD-11, according to the company."
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def explainer_engine(tmp_path_factory) -> Engine:
+    base = tmp_path_factory.mktemp("explainers")
+    corpus = base / "explainers.jsonl"
+    corpus.write_text("".join(json.dumps(a) + "\n" for a in (EXPLAINER, CRASH)))
+    engine = Engine(make_settings(base / "index"))
+    report = engine.ingest([corpus], progress=False)
+    assert not report.errors and report.articles_ingested == 2
+    return engine
+
+
+@pytest.mark.parametrize("question, holds, restates", [
+    ("Which US state raises the most turkeys?", "Minnesota raises the most turkeys.",
+     "Turkey is raised in almost every US state."),
+    ("How many turkeys does Minnesota raise?", "Minnesota raises about 40 million turkeys.",
+     "Minnesota raises turkeys."),
+    ("When did the plane crash?", "The plane crashed on 4 November 2025.", "The plane crashed."),
+    ("Who founded the company?", "The company was founded by Ada Lovelace.", "The company was founded."),
+    ("Where did the UPS plane crash?", "The UPS plane crashed in Kentucky.", "Where did the UPS plane crash?"),
+])
+def test_brings_answer_needs_a_span_of_the_asked_kind_beyond_the_questions_words(question, holds, restates):
+    asked = profile(question)
+    assert brings_answer(asked, holds)
+    assert not brings_answer(asked, restates)
+
+
+def test_questions_that_ask_for_no_typed_answer_favour_no_sentence():
+    for question in ("Why did the plane crash?", "What did Sullivan convey?", "What is congestion pricing?"):
+        assert not brings_answer(profile(question), "Ada Lovelace said on 4 November 2025 that 40 planes crashed.")
+
+
+def _draft(engine: Engine, question: str):
+    """The answerer's draft of the Engine's own answer to the question."""
+    drafts = []
+    real = engine.answerer.draft
+
+    def spy(*args):
+        drafts.append(real(*args))
+        return drafts[-1]
+
+    engine.answerer.draft = spy
+    try:
+        answer = engine.ask(question)
+    finally:
+        engine.answerer.draft = real
+    return answer, drafts[0]
+
+
+TURKEYS = "Turkey is typically the centerpiece of Thanksgiving dinner. Which US state raises the most turkeys?"
+
+
+def test_a_sentence_with_the_answer_beats_one_that_restates_the_question(explainer_engine, monkeypatch):
+    # A news-quiz question opens with a sentence the article also has; the answer is in another sentence.
+    answer, draft = _draft(explainer_engine, TURKEYS)
+    assert not answer.abstained
+    assert "Minnesota raises the most turkeys" in answer.text
+    assert draft.candidates[0].text.startswith("Minnesota raises the most turkeys")
+    # Scored on words and cosine alone, the restatement comes first.
+    monkeypatch.setattr(extractive, "ANSWER_WEIGHT", 0.0)
+    _, plain = _draft(explainer_engine, TURKEYS)
+    assert plain.candidates[0].text.startswith("Turkey is typically the centerpiece")
+
+
+def test_a_question_in_the_article_is_not_its_answer_the_sentence_after_it_is(explainer_engine):
+    answer = explainer_engine.ask("Where did the UPS plane crash occur?")
+    assert not answer.abstained
+    quotes = [c.quote for c in answer.citations]
+    assert any(q.startswith("The jet came down beside Louisville") for q in quotes)
+    assert not any(q.endswith("?") for q in quotes)  # the heading "Where did the UPS plane crash occur?"
+
+
+def test_the_adjustments_leave_abstention_its_calibrated_features(explainer_engine, monkeypatch):
+    """The preference changes which sentences are quoted, not the probability that the articles answer:
+    abstention's features are those of the best sentence by the unadjusted score it was calibrated on."""
+    answer, draft = _draft(explainer_engine, TURKEYS)
+    best_base = max(draft.candidates, key=lambda s: s.base)
+    assert best_base is not draft.candidates[0]
+    assert draft.features.sentence_coverage == best_base.coverage
+    monkeypatch.setattr(extractive, "ANSWER_WEIGHT", 0.0)
+    plain, _ = _draft(explainer_engine, TURKEYS)
+    assert plain.confidence == answer.confidence
