@@ -80,7 +80,8 @@ def _category(reason: str | None) -> str:
     reason = reason or "none given"
     for pattern, category in ((" not in [", "a fact not in the cited"), ("negation differs", "negation differs"),
                               ("too far from", "too far from the cited"), ("which is not a given", "cites no source"),
-                              ("cites nothing", "cites nothing")):
+                              ("cites nothing", "cites nothing"), ("adds what [", "adds words the cited does not say"),
+                              ("repeats an earlier", "repeats an earlier sentence")):
         if pattern in reason:
             return category
     return reason
