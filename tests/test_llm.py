@@ -109,6 +109,22 @@ def test_supported_sentences_are_kept_and_corrupted_ones_dropped(sample_engine, 
         "repeats an earlier sentence"]
 
 
+def test_a_sentence_that_only_restates_the_question_is_dropped(sample_engine, server):
+    """Supported by its citation and useless: small models answer "What other immune cells express X?"
+    with "Other immune cells express X." A yes/no question may be answered in its own words."""
+    engine = llm_engine(sample_engine)
+    sources = sources_of(engine, QUESTION)
+    n = number_of(sources, "Mahmoud Abbas")
+    generator = Generator(forced(server, f"Blinken did speak on Wednesday night. [{n}] {ABBAS} [{n}]"), engine.checker)
+    assert [k.text for k in generator.run(QUESTION, sources)] == [ABBAS]
+    assert generator.result.dropped == [{"sentence": "Blinken did speak on Wednesday night.", "cited": [n],
+                                         "reason": "restates the question"}]
+    yes_no = "Did Blinken speak with Mahmoud Abbas on Wednesday night?"
+    echo = "Blinken did speak with Mahmoud Abbas on Wednesday night."
+    generator = Generator(forced(server, f"{echo} [{n}]"), engine.checker)
+    assert [k.text for k in generator.run(yes_no, sources)] == [echo]
+
+
 def test_a_sentence_is_released_before_the_model_has_finished(sample_engine, server):
     engine = llm_engine(sample_engine)
     sources = sources_of(engine, QUESTION)

@@ -9,7 +9,9 @@ passage sentence it cites supports it.
 2. **Checking.** As the reply streams in, each complete sentence is judged by qa/answer/checker.py against
    the sentences it cites; one without a marker (or whose markers do not support it: small models confuse
    numbers) gets the single source sentence that supports it best, if any passes. A sentence that fails is dropped (listed with the reason), never shown; one that passes is
-   released at once, with citations of the usual shape (verbatim quote, offsets).
+   released at once, with citations of the usual shape (verbatim quote, offsets). A sentence that only
+   restates a wh-question ("Other immune cells express CYP27B1." for "Other than T cells, what other
+   immune cells express CYP27B1?") is supported and useless: it is dropped too.
 3. **Fallback.** When nothing passes, the caller gives the extractive answer. The model may also say the
    passages don't answer ("NOT IN THE ARTICLES"): the answer then abstains.
 """
@@ -23,10 +25,12 @@ from typing import Iterator, Sequence
 from qa.answer import prompts
 from qa.answer.checker import Checker, Verdict, parse
 from qa.answer.llm import LLM, Message
+from qa.store.lexical import tokenize
 
 NOT_ANSWERED = "NOT IN THE ARTICLES"
 MAX_SENTENCES = 4
 _NOT_ANSWERED = re.compile(r"not\s+in\s+the\s+articles", re.I)
+_WH_QUESTION = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", re.I)
 _LEAD_IN = re.compile(r"^(?:(?:the\s+)?(?:answer|article|passage|passages)\s*:|according to the (?:passages|articles|"
                       r"sentences|article)\s*,?)\s*", re.I)
 
@@ -98,6 +102,15 @@ def passages_block(sources: Sequence) -> str:
     return "\n".join(lines)
 
 
+def restates(question: str, sentence: str) -> bool:
+    """Does the sentence say nothing but words of the question (stemmed, stopwords aside), though the
+    question asks for something (a wh-question)? "Did X meet Y?" may be answered in its own words."""
+    if not _WH_QUESTION.search(question):
+        return False
+    words = set(tokenize(sentence))
+    return bool(words) and words <= set(tokenize(question))
+
+
 def _same(a: str, b: str) -> bool:
     return re.sub(r"\W+", " ", a).lower().strip() == re.sub(r"\W+", " ", b).lower().strip()
 
@@ -122,10 +135,12 @@ class Generator:
         self.max_tokens = max_tokens
         self.timeout = timeout  # seconds; what has passed by then is kept, the rest of the reply is not read
         self.result = Generation()
+        self.question = ""
 
     def run(self, question: str, sources: Sequence) -> Iterator[Kept]:
         result = Generation()
         self.result = result
+        self.question = question
         numbered = {n: s.text for n, s in enumerate(sources, start=1)}
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         stream = self.llm.stream(messages(question, sources), max_tokens=self.max_tokens)
@@ -163,6 +178,9 @@ class Generator:
             return None
         if any(_same(sentence, k.text) for k in result.kept):
             result.dropped.append({"sentence": sentence, "cited": list(cited), "reason": "repeats an earlier sentence"})
+            return None
+        if restates(self.question, sentence):
+            result.dropped.append({"sentence": sentence, "cited": list(cited), "reason": "restates the question"})
             return None
         if cited:
             verdict = self.checker.verdict(sentence, cited, numbered)
