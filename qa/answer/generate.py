@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 from qa.answer import prompts
+from qa.answer.short_answer import is_wh_question
 from qa.answer.checker import Checker, Verdict, parse
 from qa.answer.llm import LLM, Message
 from qa.store.lexical import tokenize
@@ -30,7 +31,6 @@ from qa.store.lexical import tokenize
 NOT_ANSWERED = "NOT IN THE ARTICLES"
 MAX_SENTENCES = 4
 _NOT_ANSWERED = re.compile(r"not\s+in\s+the\s+articles", re.I)
-_WH_QUESTION = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", re.I)
 _LEAD_IN = re.compile(r"^(?:(?:the\s+)?(?:answer|article|passage|passages)\s*:|according to the (?:passages|articles|"
                       r"sentences|article)\s*,?)\s*", re.I)
 
@@ -51,6 +51,7 @@ class Generation:
     declined: bool = False  # the model said the passages do not answer
     timed_out: bool = False  # the reply was cut off after the generator's timeout
     judged: int = 0  # parsed sentences of `raw` judged so far
+    question: str = ""  # what the reply answers
     raw: str = ""
 
 
@@ -105,7 +106,7 @@ def passages_block(sources: Sequence) -> str:
 def restates(question: str, sentence: str) -> bool:
     """Does the sentence say nothing but words of the question (stemmed, stopwords aside), though the
     question asks for something (a wh-question)? "Did X meet Y?" may be answered in its own words."""
-    if not _WH_QUESTION.search(question):
+    if not is_wh_question(question):
         return False
     words = set(tokenize(sentence))
     return bool(words) and words <= set(tokenize(question))
@@ -135,12 +136,10 @@ class Generator:
         self.max_tokens = max_tokens
         self.timeout = timeout  # seconds; what has passed by then is kept, the rest of the reply is not read
         self.result = Generation()
-        self.question = ""
 
     def run(self, question: str, sources: Sequence) -> Iterator[Kept]:
-        result = Generation()
+        result = Generation(question=question)
         self.result = result
-        self.question = question
         numbered = {n: s.text for n, s in enumerate(sources, start=1)}
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         stream = self.llm.stream(messages(question, sources), max_tokens=self.max_tokens)
@@ -179,7 +178,7 @@ class Generator:
         if any(_same(sentence, k.text) for k in result.kept):
             result.dropped.append({"sentence": sentence, "cited": list(cited), "reason": "repeats an earlier sentence"})
             return None
-        if restates(self.question, sentence):
+        if restates(result.question, sentence):
             result.dropped.append({"sentence": sentence, "cited": list(cited), "reason": "restates the question"})
             return None
         if cited:

@@ -214,6 +214,11 @@ def answer_type(question: str) -> AnswerType:
     return AnswerType.THING
 
 
+def is_wh_question(question: str) -> bool:
+    """Does the question have a wh-word (what, which, who, when, where, why, how), i.e. ask for something?"""
+    return _WH.search(question) is not None
+
+
 def _wh(question: str) -> str:
     m = re.search(r"\b(what|which|who|whom|whose|when|where|why|how)\b", question, re.I)
     word = m.group(1).lower() if m else "other"
