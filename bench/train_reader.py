@@ -2,19 +2,30 @@
 
 Training contexts are what the reader sees at run time: the quotes the engine cited for each calibration
 question (bench/.cache/short_answer/calibration.jsonl, written by bench/calibrate_short_answer.py), joined;
-plus, for each question, the sentence of its gold paragraph that holds the answer with its neighbour.
-Questions whose answer is in no context learn to point at [CLS] ("no answer here"). Only the top
-reader.TOP_LAYERS encoder layers and the head learn; the frozen layers' outputs are computed once and
-cached in memory, so an epoch costs about one forward pass.
+plus, for each question, the sentence of its gold paragraph that holds the answer with the next one, and
+(`--augment 2`, the default) with both its neighbours. Questions whose answer is in no context learn to
+point at [CLS] ("no answer here"). Only the top `--top-layers` encoder layers (reader.TOP_LAYERS) and the
+head learn; the frozen layers' outputs are computed once and cached in memory.
 
 Two fold readers (each trained without one half of the questions, by a hash of the id) score the other
 half for bench/calibrate_short_answer.py, so that the ranker and the gate learn from readings of
-questions the reader never saw; the shipped reader (qa/data/reader.safetensors) is trained on all.
+questions the reader never saw. The shipped reader (qa/data/reader.safetensors) is the fold reader trained
+without fold 0, copied: what the gate was calibrated on is a reader trained on as many questions as the
+one that runs.
 
-    python bench/train_reader.py [--epochs 3] [--threads 1] [--only shipped|folds|fold0|fold1|all]
+    python bench/train_reader.py [--epochs 3] [--top-layers 4] [--augment 2] [--only folds|fold0|fold1|all]
 
-The shipped reader is the fold reader trained without fold 0 (copied to qa/data/reader.safetensors), so
-that what the gate was calibrated on is a reader trained on as many questions as the one that runs.
+`--only all` (the default) trains both folds and ships the first. Measured (held-out fold 0, 600
+questions, the reader's best span alone; about 17 min a fold on 2 cores with 6 layers):
+
+    top layers, epochs, augment   exact match   F1
+    2, 2, 1   (the first reader)  0.320         0.417
+    3, 2, 2                       0.405         0.508
+    4, 3, 2                       0.455         0.557
+    6, 3, 2   (shipped)           0.477         0.580    (21 MB fp16: every encoder layer, not the embeddings)
+
+With its ranker and gate fitted on fold 0 alone (calibrate_short_answer.py --reader --fold 0), at the gate
+threshold 0.5: shown 49 % / 52 % of the answered, exact match 0.73 / 0.72, F1 0.80 / 0.79 (4 / 6 layers).
 """
 from __future__ import annotations
 
@@ -23,6 +34,7 @@ import hashlib
 import json
 import random
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -31,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from common import CACHE_DIR, benchmark_sample, emit, load_questions  # noqa: E402
+from qa.answer.reader import TOP_LAYERS  # noqa: E402
 
 READER_DIR = CACHE_DIR / "reader"
 INPUTS = CACHE_DIR / "short_answer" / "calibration.jsonl"
@@ -58,7 +71,7 @@ def locate(context: str, answers: list[str]) -> tuple[int, int] | None:
     return None
 
 
-def examples(rows: list[dict], evidence: dict[str, str], augment: bool) -> list[tuple[str, str, tuple | None]]:
+def examples(rows: list[dict], evidence: dict[str, str], augment: int) -> list[tuple[str, str, tuple | None]]:
     from qa.answer.reader import join_quotes
 
     out = []
@@ -70,8 +83,12 @@ def examples(rows: list[dict], evidence: dict[str, str], augment: bool) -> list[
             sentences = _SENTENCE.split(evidence[r["id"]])
             for k, s in enumerate(sentences):
                 if locate(s, r["answers"]):
-                    context = " ".join(sentences[k : k + 2])
-                    out.append((r["question"], context, locate(context, r["answers"])))
+                    # the answer's sentence with the next, and (when there is one) between its two neighbours:
+                    # the reader sees up to three quotes at run time, the answer not always first
+                    windows = [sentences[k : k + 2]] + ([sentences[k - 1 : k + 2]] if k and augment > 1 else [])
+                    for window in windows:
+                        context = " ".join(window)
+                        out.append((r["question"], context, locate(context, r["answers"])))
                     break
     return out
 
@@ -119,7 +136,7 @@ def train(items, args, label: str):
     from qa.answer.reader import build
 
     torch.manual_seed(0)
-    model, _ = build()
+    model, _ = build(top_layers=args.top_layers)
     for p in model.encoder.parameters():
         p.requires_grad = False
     top = model.encoder.encoder.layer[model.n_frozen :]
@@ -204,14 +221,17 @@ def evaluate(path: Path, rows: list[dict]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--head-lr", type=float, default=1e-3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--only", choices=("shipped", "folds", "fold0", "fold1", "all"), default="all")
+    parser.add_argument("--only", choices=("folds", "fold0", "fold1", "all"), default="all")
     parser.add_argument("--limit", type=int, default=0, help="train on this many questions only (a quick try)")
-    parser.add_argument("--no-augment", action="store_true", help="only the engine's cited quotes as contexts")
+    parser.add_argument("--augment", type=int, choices=(0, 1, 2), default=2,
+                        help="gold-paragraph contexts per question: 0 none (only the engine's cited quotes), 1 the "
+                             "answer's sentence with the next, 2 also with both neighbours")
+    parser.add_argument("--top-layers", type=int, default=TOP_LAYERS, help="encoder layers to fine-tune and ship")
     args = parser.parse_args()
 
     import torch
@@ -226,15 +246,14 @@ def main() -> None:
     if args.limit:
         rows = rows[: args.limit]
     _, tokenizer = build()
-    result = {"questions": len(rows), "epochs": args.epochs, "threads": args.threads}
+    result = {"questions": len(rows), "epochs": args.epochs, "threads": args.threads, "top_layers": args.top_layers,
+              "augment": args.augment, "lr": args.lr}
     jobs = []
     folds = {"folds": (0, 1), "all": (0, 1), "fold0": (0,), "fold1": (1,)}.get(args.only, ())
     jobs += [(f"without_fold{f}", [r for r in rows if fold_of(r["id"]) != f], READER_DIR / f"without_fold{f}.safetensors",
               [r for r in rows if fold_of(r["id"]) == f]) for f in folds]
-    if args.only in ("shipped", "all"):
-        jobs.append(("shipped", rows, DELTA_PATH, None))
     for label, train_rows, path, held_out in jobs:
-        items = tensors(tokenizer, examples(train_rows, evidence, not args.no_augment))
+        items = tensors(tokenizer, examples(train_rows, evidence, args.augment))
         model, seconds = train(items, args, label)
         save(model, path)
         result[label] = {"examples": len(items), "with_answer": sum(x[3] > 0 for x in items),
@@ -242,6 +261,9 @@ def main() -> None:
         if held_out:
             result[label]["held_out"] = evaluate(path, held_out[:600])
         print(json.dumps({label: result[label]}), file=sys.stderr)
+    if args.only == "all":
+        shutil.copyfile(READER_DIR / "without_fold0.safetensors", DELTA_PATH)
+        result["shipped"] = f"{DELTA_PATH.relative_to(ROOT)}: the reader trained without fold 0"
     emit(result)
 
 

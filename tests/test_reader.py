@@ -33,7 +33,7 @@ def reader():
 
 
 def test_the_delta_is_small_and_loads_once(reader):
-    assert DELTA_PATH.stat().st_size <= 8 * 1024 * 1024
+    assert DELTA_PATH.stat().st_size <= 24 * 1024 * 1024  # the fine-tuned top layers and the head, fp16
     assert reader_module.load() is reader
 
 
@@ -70,6 +70,22 @@ def test_without_the_delta_file_the_rules_answer(tmp_path, caplog):
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"not a safetensors file")
     assert reader_module.load(broken) is None
+
+
+def test_the_delta_says_which_layers_it_fine_tunes(reader, tmp_path, caplog):
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(DELTA_PATH))
+    layers = sorted({int(n.split(".")[1]) for n in state if n.startswith("layer.")})
+    n_layers = len(reader.model.encoder.encoder.layer)
+    assert layers == list(range(n_layers - len(layers), n_layers))  # the top ones, whatever their number
+    assert reader.model.n_frozen == layers[0]
+    # A delta whose layers are not the top ones (here: the top one missing) is refused, not half-loaded.
+    gapped = tmp_path / "gapped.safetensors"
+    save_file({n: v for n, v in state.items() if not n.startswith(f"layer.{n_layers - 1}.")}, str(gapped))
+    with caplog.at_level(logging.WARNING, logger="qa.answer.reader"):
+        assert reader_module.load(gapped) is None
+    assert "top encoder layers" in caplog.text
 
 
 def test_fallback_to_the_rules_only_model(monkeypatch):

@@ -1,9 +1,10 @@
 """A small neural span reader for the short answer: all-MiniLM-L6-v2 (the encoder we already ship) with its
-top layers fine-tuned for extractive QA and a start/end head.
+encoder layers fine-tuned for extractive QA and a start/end head.
 
-What ships is only the delta (qa/data/reader.safetensors, fp16: the top TOP_LAYERS encoder layers and the
-head, fitted by bench/train_reader.py on squad-v2-dev questions outside the bench sample); it is loaded on
-top of the installed base weights, once per process, lazily. One forward pass reads the question and the
+What ships is only the delta (qa/data/reader.safetensors, fp16: the fine-tuned top encoder layers, all six
+today, and the head, fitted by bench/train_reader.py on squad-v2-dev questions outside the bench sample;
+the word-piece embeddings stay the installed ones); it is loaded on top of the installed base weights,
+once per process, lazily. One forward pass reads the question and the
 first cited quotes (joined, truncated to MAX_TOKENS word pieces) and gives each word piece a start and an
 end logit; `Reading.span` maps a character span of a quote to its score, so that the rule-proposed
 candidates of qa/answer/short_answer.py can be judged by it. The best span is always a verbatim slice of a
@@ -22,7 +23,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 DELTA_PATH = Path(__file__).parent.parent / "data" / "reader.safetensors"
-TOP_LAYERS = 2  # encoder layers fine-tuned (and shipped); the layers below are the installed base weights
+TOP_LAYERS = 6  # encoder layers bench/train_reader.py fine-tunes (and ships: all six); below them the installed base weights
+# (a delta file says itself how many top layers it holds: load_delta reads that from its keys)
 MAX_TOKENS = 256
 MAX_SENTENCES = 3
 MAX_SPAN_TOKENS = 16
@@ -48,10 +50,10 @@ def _installed() -> str:
 class QAModel:
     """The encoder split in two: the frozen bottom (base weights) and the fine-tuned top plus the head."""
 
-    def __init__(self, encoder, head):
+    def __init__(self, encoder, head, top_layers: int = TOP_LAYERS):
         self.encoder = encoder
         self.head = head
-        self.n_frozen = len(encoder.encoder.layer) - TOP_LAYERS
+        self.n_frozen = len(encoder.encoder.layer) - top_layers
 
     @staticmethod
     def mask(attention_mask):
@@ -80,8 +82,14 @@ class QAModel:
         return state
 
     def load_delta(self, state: dict) -> None:
+        """Load a delta (its top layers and head) on the base weights; the layers below its lowest are frozen."""
         import torch
 
+        layers = {int(n.split(".")[1]) for n in state if n.startswith("layer.")}
+        n_layers = len(self.encoder.encoder.layer)
+        if not layers or layers != set(range(min(layers), n_layers)):
+            raise ValueError(f"a reader delta holds the top encoder layers; this one holds {sorted(layers)} of {n_layers}")
+        self.n_frozen = min(layers)
         self.head.load_state_dict({k[5:]: v.to(torch.float32) for k, v in state.items() if k.startswith("head.")})
         for k, layer in enumerate(self.encoder.encoder.layer[self.n_frozen :], self.n_frozen):
             prefix = f"layer.{k}."
@@ -93,8 +101,8 @@ def _out(o):
     return o[0] if isinstance(o, tuple) else o
 
 
-def build(path: str | None = None):
-    """The base encoder with a fresh head, and its fast tokenizer."""
+def build(path: str | None = None, top_layers: int = TOP_LAYERS):
+    """The base encoder with a fresh head (`top_layers` of it to fine-tune), and its fast tokenizer."""
     import torch
     from transformers import AutoModel, AutoTokenizer
 
@@ -103,7 +111,7 @@ def build(path: str | None = None):
     encoder = AutoModel.from_pretrained(path, attn_implementation="eager")
     encoder.eval()
     head = torch.nn.Linear(encoder.config.hidden_size, 2)
-    return QAModel(encoder, head), tokenizer
+    return QAModel(encoder, head, top_layers), tokenizer
 
 
 def encode(tokenizer, questions: list[str], contexts: list[str], padding=True):
