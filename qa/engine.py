@@ -63,6 +63,17 @@ def retrieval_query(question: str, history: Sequence[Turn] | None) -> str:
     return standalone_query(question, history)
 
 
+def short_of(question: str, best_first: list, probability: float) -> str | None:
+    """The bold short answer from the quotes (best first), or None. None too for a question that asks for
+    several things ("Who all did Blinken speak with?"): one item in bold would read as the whole answer,
+    and the sentences below cite each item."""
+    from qa.answer.extractive import is_list_question
+
+    if is_list_question(question):
+        return None
+    return short_answer.extract(question, [s.text for s in best_first], **short_answer.inputs(best_first, probability))
+
+
 class Engine:
     def __init__(self, settings: Settings | None = None, llm=None):
         """`llm`: a qa.answer.llm.LLM to answer with instead of the one the settings name."""
@@ -459,9 +470,7 @@ class Engine:
                 # and show no bold short answer, which would read as the answer to the question asked.
                 text = noted_text(draft.note, text)
             else:
-                best_first = sorted(draft.sentences, key=lambda s: -s.score)
-                short = short_answer.extract(question, [s.text for s in best_first],
-                                             **short_answer.inputs(best_first, draft.probability))
+                short = short_of(question, sorted(draft.sentences, key=lambda s: -s.score), draft.probability)
         text = with_dates(text, cited, catalog)  # "on Tuesday (11 May 2021)"
         short = short_with_date(short, cited, catalog)
         timings = state["timings"]
@@ -531,7 +540,7 @@ class Engine:
                           query=state["query"], mode="llm", dropped=result.dropped)
         cited = citer.citations
         used = sorted({id(s): s for kept in result.kept for s in kept.sources}.values(), key=lambda s: -s.score)
-        short = short_answer.extract(question, [s.text for s in used], **short_answer.inputs(used, draft.probability))
+        short = short_of(question, used, draft.probability)
         return Answer(question=question, text=" ".join(sentences), abstained=False, citations=cited,
                       passages=passages[: state["k"]], timings_ms=timings, confidence=draft.probability,
                       short_answer=short_with_date(short, cited, catalog), query=state["query"], mode="llm",
