@@ -17,7 +17,7 @@ rules-only model of qa/data/short_answer.json answers.
 Fitted on answerable questions OUTSIDE the bench sample (`benchmark_sample`); the bench sample's
 answerable questions are only scored by `--report`.
 
-    python bench/calibrate_short_answer.py [--target-em 0.72] [--target-f1 0.81] [--refresh] [--reader]
+    python bench/calibrate_short_answer.py [--target-em 0.70] [--target-f1 0.80] [--refresh] [--reader]
     python bench/calibrate_short_answer.py --report [--before REV]   # JSON: bench sample, before vs after
 """
 from __future__ import annotations
@@ -64,10 +64,16 @@ def collect(questions: list[dict], name: str, refresh: bool = False) -> list[dic
 
         answerer.draft = draft
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as out:
+        with path.open("w" if refresh else "a") as out:  # a refresh replaces every row
             for q in tqdm(todo, desc=f"engine ({name})"):
                 seen.clear()
                 engine.ask(q["question"], k=10)
+                if not seen:  # answered without a draft (a stated fact or quote of qa/news): no extractive span
+                    row = {"id": q["id"], "question": q["question"], "answers": q["answers"], "abstained": True,
+                           "no_draft": True, "sentences": [], "scores": [], "coverages": [], "confidence": 0.0}
+                    cached[q["id"]] = row
+                    out.write(json.dumps(row) + "\n")
+                    continue
                 d = seen[-1]
                 best_first = sorted(d.sentences, key=lambda s: -s.score)
                 row = {
@@ -237,7 +243,7 @@ def gate_dataset(rows, found, probability, em, f1, group, views=None):
 
 def reader_views(rows: list[dict], name: str) -> list:
     """Each row's ReaderView, read by the fold reader that was trained without the row's question (cached
-    by the fold readers' file signatures)."""
+    by the fold readers' file signatures and the rows' questions and quotes)."""
     import hashlib
     import pickle
 
@@ -250,7 +256,8 @@ def reader_views(rows: list[dict], name: str) -> list:
 
     torch.set_num_threads(1)
     paths = [READER_DIR / f"without_fold{f}.safetensors" for f in (0, 1)]
-    signature = hashlib.md5("".join(f"{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths).encode()).hexdigest()
+    signature = hashlib.md5("".join(f"{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths).encode()
+                            + json.dumps([(r["id"], r["sentences"], r["scores"]) for r in rows]).encode()).hexdigest()
     cache = INPUTS_DIR / f"views_{name}_{signature[:10]}.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())
@@ -351,8 +358,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--report", action="store_true", help="print the bench-sample figures instead of fitting")
     parser.add_argument("--before", default=None, help="with --report: also score short_answer.py at this git revision")
-    parser.add_argument("--target-em", type=float, default=0.72)
-    parser.add_argument("--target-f1", type=float, default=0.81)
+    parser.add_argument("--target-em", type=float, default=0.70)
+    parser.add_argument("--target-f1", type=float, default=0.80)
     parser.add_argument("--n", type=int, default=10000, help="calibration questions (at most all outside the sample)")
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation of the logistic model")
     parser.add_argument("--fold", type=int, default=None, help="with --reader: fit on one fold's questions only")
