@@ -13,7 +13,7 @@ questions the reader never saw. The shipped reader (qa/data/reader.safetensors) 
 without fold 0, copied: what the gate was calibrated on is a reader trained on as many questions as the
 one that runs.
 
-    python bench/train_reader.py [--epochs 3] [--top-layers 4] [--augment 2] [--only folds|fold0|fold1|all]
+    python bench/train_reader.py [--epochs 3] [--top-layers 6] [--augment 2] [--only folds|fold0|fold1|all]
 
 `--only all` (the default) trains both folds and ships the first. Measured (held-out fold 0, 600
 questions, the reader's best span alone; about 17 min a fold on 2 cores with 6 layers):
