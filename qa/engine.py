@@ -64,13 +64,7 @@ def retrieval_query(question: str, history: Sequence[Turn] | None) -> str:
 
 
 def short_of(question: str, best_first: list, probability: float) -> str | None:
-    """The bold short answer from the quotes (best first), or None. None too for a question that asks for
-    several things ("Who all did Blinken speak with?"): one item in bold would read as the whole answer,
-    and the sentences below cite each item."""
-    from qa.answer.extractive import is_list_question
-
-    if is_list_question(question):
-        return None
+    """The bold short answer from the quotes (best first), or None (short_answer.extract says when)."""
     return short_answer.extract(question, [s.text for s in best_first], **short_answer.inputs(best_first, probability))
 
 

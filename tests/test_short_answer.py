@@ -149,6 +149,45 @@ def test_explanations_and_missing_quotes_get_none():
     assert extract("Who won?", []) is None
 
 
+def test_a_list_question_gets_no_one_item_short_answer_even_from_a_lenient_gate():
+    """One name in bold would read as the whole answer to "Who all...?": extract itself, which the engine
+    and the calibration report both call, withholds it, whatever the gate says; a span that names
+    several items may still be shown."""
+    model = dataclasses.replace(load_model(), threshold=0.0)
+    quotes = [WEDNESDAY_NETANYAHU, WEDNESDAY_ABBAS]
+    assert extract("Who did Blinken speak with on Wednesday?", quotes, model=model) is not None
+    for question in ("Who all did Blinken speak with on Wednesday?", "Which leaders did Blinken speak with?"):
+        assert short_answer.is_list_question(question)
+        found = best(question, quotes, model=model)
+        assert found is not None and not short_answer.may_show(question, found[0].text)  # one name
+        assert extract(question, quotes, model=model) is None
+    neighbourhoods = "What were the two Huguenot neighborhoods created in Berlin?"
+    assert short_answer.is_list_question(neighbourhoods)
+    assert short_answer.may_show(neighbourhoods, "Dorotheenstadt and Friedrichstadt")
+    assert not short_answer.may_show(neighbourhoods, "Dorotheenstadt")
+
+
+@pytest.mark.parametrize("question, listing", [
+    ("Who all did Blinken speak with?", True),
+    ("Which US officials spoke with Israeli officials on Tuesday?", True),
+    ("What places did he visit?", True),
+    ("What are the three sectors of construction?", True),
+    ("Who were the candidates in the election?", True),
+    ("Name all the ministers he met.", True),
+    ("Did both leaders condemn the attacks?", True),
+    # a plural word near the wh-word that is not its head, or a question after one name
+    ("What happens when a member does not vote the party line?", False),
+    ("What route connects Fresno with the California Central Valley?", False),
+    ("In what century did missionaries establish church schools?", False),
+    ("What type of wages result from jobs in high demand?", False),
+    ("Which gender is more populous across all groups in Jacksonville?", False),
+    ("What are the hairs on ctenophores called?", False),
+    ("What did Israelis and Palestinians deserve?", False),
+    ("How many ships waited?", False),
+])
+def test_list_questions_are_told_by_the_head_of_the_wh_phrase(question, listing):
+    assert short_answer.is_list_question(question) is listing
+
 @pytest.mark.parametrize("which", ["rules only", "with the reader"])
 def test_the_gate_withholds_a_low_confidence_span(which):
     model = load_model() if which == "rules only" else short_answer.load_reader_model()[1]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from qa.answer.abstention import AbstentionFeatures, AbstentionModel
 from qa.answer import premise, short_answer
+from qa.answer.short_answer import is_list_question
 from qa.followup import entities
 from qa.store.lexical import LexicalIndex, QuestionTerms, sentence_terms, tokenize
 from qa.schema import Passage
@@ -32,14 +33,6 @@ MAX_SENTENCES = 3
 NEW_TERMS = 0.3
 # List questions ("Which officials...?", "Who all...?"): more room, and each sentence must bring a new item.
 LIST_KEEP_RATIO, LIST_BUDGET, LIST_MAX_SENTENCES = 0.45, 1.5, 5
-_LIST_CUE = re.compile(r"\bwho all\b|\bwhat all\b|\bboth\b|\b(?:name|list) (?:all|the|every)\b|\bwho (?:are|were) the\b|"
-                       r"\bwhat (?:are|were) the\b|\ball (?:the )?[a-z]+s\b", re.I)
-_PLURAL_WH = re.compile(r"\b(?:which|what)\s+(?!(?:did|does|do|is|are|was|were|will|would|can|could|should|has|"
-                        r"have|had|about)\b)(?:[A-Za-z-]+\s+){0,2}?([a-z]{3,}s)\b", re.I)
-_NOT_PLURAL = {"does", "was", "has", "this", "his", "its", "hers", "ours", "yours", "theirs", "always", "perhaps",
-               "news", "series", "species", "is", "us", "thus", "less", "unless", "across", "whereas", "various",
-               "famous", "serious", "previous", "obvious", "politics", "economics", "status", "analysis", "crisis",
-               "basis", "process", "address", "success", "access", "business", "progress", "congress", "campus"}
 _PEOPLE_QUESTION = re.compile(r"\bwho(?:m)?\b|\b(?:officials|ministers|leaders|people|politicians|presidents|players|"
                               r"members|diplomats|advis[oe]rs|spokes(?:men|women|people)|executives|candidates|"
                               r"lawmakers|senators|judges|victims|suspects|authors|artists|scientists)\b", re.I)
@@ -205,17 +198,6 @@ _CLOSING = " \"'”’)]"
 def _asks(text: str) -> bool:
     """Is the sentence a question ("Where did the UPS plane crash occur?")?"""
     return text.rstrip(_CLOSING).endswith("?")
-
-
-def is_list_question(question: str) -> bool:
-    """Does the question ask for several things ("Which officials...", "Who all...", "both", "all the...")?"""
-    if _LIST_CUE.search(question):
-        return True
-    match = _PLURAL_WH.search(question)
-    if not match:
-        return False
-    word = match.group(1).lower()
-    return word not in _NOT_PLURAL and not word.endswith(("ss", "us", "is", "ous"))
 
 
 def _items(text: str, people: bool) -> set[str]:

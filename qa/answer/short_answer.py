@@ -28,6 +28,7 @@ lazily.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -200,6 +201,48 @@ class Candidate:
     end: int
     kind: SpanKind
     features: tuple[float, ...]
+
+
+# Questions that ask for several things ("Which officials...", "Who all...", "both"): no one span answers them.
+_LIST_CUE = re.compile(r"\bwho all\b|\bwhat all\b|\bboth\b|\b(?:name|list) (?:all|every)\b|\ball the [a-z]+s\b", re.I)
+# A wh-word near a plural-looking word, or "what/who are/were": maybe a plural wh-phrase; the parse decides.
+_PLURAL_WH = re.compile(r"\b(?:which|what)\s+(?!(?:did|does|do|is|are|was|were|will|would|can|could|should|has|"
+                        r"have|had|about)\b)(?:[A-Za-z-]+\s+){0,2}?([a-z]{3,}s)\b", re.I)
+_PLURAL_COPULA = re.compile(r"\b(?:what|who|which) (?:are|were)\b", re.I)
+_NAMING = re.compile(r"\b(?:called|known as|named|termed|referred to as)\b", re.I)  # asks for one name
+_PLURAL_TAGS = {"NNS", "NNPS"}
+_SEVERAL = re.compile(r",|;|&|\b(?:and|or|versus|vs)\b", re.I)  # a span that names several things
+
+
+@functools.lru_cache(maxsize=4096)
+def is_list_question(question: str) -> bool:
+    """Does the question ask for several things? A cue ("Who all...", "both", "name all...") says so; else
+    spaCy's parse (qa/news/nlp.py) of a question whose wh-word may head a plural: "Which officials spoke...",
+    "What places did he visit?" (the wh-word determines a plural noun), "What are the three sectors of
+    construction?" (asks what a plural subject is), but not "What happens when...", "What route connects
+    ...", "In what century did missionaries..." or "What are the hairs on ctenophores called?"."""
+    if _LIST_CUE.search(question):
+        return True
+    copula = _PLURAL_COPULA.search(question) is not None
+    if not copula and _PLURAL_WH.search(question) is None:
+        return False
+    from qa.news.nlp import PipelineMissing, parse
+
+    try:
+        doc = parse(question)
+    except PipelineMissing:
+        return False  # without the parse, a lone plural-looking word is too weak a cue
+    naming = _NAMING.search(question) is not None
+    for token in doc:
+        wh = token.lower_
+        if wh in ("which", "what") and token.dep_ == "det" and token.head.tag_ in _PLURAL_TAGS:
+            return True
+        if copula and not naming and wh in ("what", "who", "which") and token.head.lemma_ == "be" \
+                and token.head.lower_ in ("are", "were"):
+            subject = [c for c in token.head.children if c.dep_ in ("nsubj", "attr") and c.i != token.i]
+            if subject and subject[0].tag_ in _PLURAL_TAGS:
+                return True
+    return False
 
 
 def answer_type(question: str) -> AnswerType:
@@ -1031,9 +1074,18 @@ def extract(question: str, sentences: list[str], *, scores: list[float] | None =
             model: ShortAnswerModel | None = None, reader=None) -> str | None:
     """The short answer from the given quotes (best quote first) when the gate finds it likely right,
     else None: explanations, no fitting span, or too little confidence. `scores`/`coverages`: the quotes'
-    sentence scores and question coverage; `confidence`: the answer's probability (all optional)."""
+    sentence scores and question coverage; `confidence`: the answer's probability (all optional).
+    None too for a question that asks for several things ("Who all did Blinken speak with?") when the span
+    names one: one item in bold would read as the whole answer (the quotes cite each item)."""
     found = _best(question, sentences, scores, coverages, confidence, model, reader)
     if found is None:
         return None
     candidate, probability, used = found
-    return candidate.text if probability >= used.threshold else None
+    return candidate.text if probability >= used.threshold and may_show(question, candidate.text) else None
+
+
+def may_show(question: str, span: str) -> bool:
+    """May this span be the short answer of this question? Not one item for a list question: "Benjamin
+    Netanyahu" for "Who all did Blinken speak with?"; "Dorotheenstadt and Friedrichstadt" for "What were the
+    two Huguenot neighborhoods created in Berlin?" may."""
+    return _SEVERAL.search(span) is not None or not is_list_question(question)
