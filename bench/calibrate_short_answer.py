@@ -168,6 +168,8 @@ def report(args) -> None:
     # The trade-off at other thresholds, for information only (the threshold is chosen on calibration data).
     found = [None if r["abstained"] else short_answer.best(r["question"], r["sentences"], **inputs_of(r))
              for r in rows]
+    found = [f if f is None or short_answer.may_show(r["question"], f[0].text) else None  # as extract
+             for r, f in zip(rows, found)]
     result["other_thresholds"] = {
         str(t): {k: v for k, v in figures(rows, [c.text if c and p >= t else None for c, p in
                                                   (f or (None, 0.0) for f in found)]).items()
@@ -237,8 +239,8 @@ def gate_dataset(rows, found, probability, em, f1, group, views=None):
         G.append(row)
         y.append(em[s + b])
         f.append(f1[s + b])
-        questions.append(g)
-    return np.array(G), np.array(y), np.array(f), np.array(questions)
+        questions.append((g, found[g][b].text))
+    return np.array(G), np.array(y), np.array(f), questions
 
 
 def reader_views(rows: list[dict], name: str) -> list:
@@ -256,15 +258,18 @@ def reader_views(rows: list[dict], name: str) -> list:
 
     torch.set_num_threads(1)
     paths = [READER_DIR / f"without_fold{f}.safetensors" for f in (0, 1)]
-    signature = hashlib.md5("".join(f"{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in paths).encode()
+    folds = sorted({fold_of(r["id"]) for r in rows})
+    missing = [str(paths[f]) for f in folds if not paths[f].exists()]
+    if missing:
+        raise SystemExit(f"fold readers missing ({', '.join(missing)}): run bench/train_reader.py --only all")
+    signature = hashlib.md5("".join(f"{paths[f].stat().st_size}:{paths[f].stat().st_mtime_ns}" for f in folds).encode()
                             + json.dumps([(r["id"], r["sentences"], r["scores"]) for r in rows]).encode()).hexdigest()
     cache = INPUTS_DIR / f"views_{name}_{signature[:10]}.pkl"
     if cache.exists():
         return pickle.loads(cache.read_bytes())
-    folds = {fold_of(r["id"]) for r in rows}
     readers = [reader_module.load(p) if f in folds else None for f, p in enumerate(paths)]
     if any(readers[f] is None for f in folds):
-        raise SystemExit(f"fold readers missing under {READER_DIR}: run bench/train_reader.py --only folds")
+        raise SystemExit(f"a fold reader under {READER_DIR} does not load")
     views = []
     for r in tqdm(rows, desc="reader views", file=sys.stderr):
         cands = short_answer.candidates(r["question"], r["sentences"], **inputs_of(r))
@@ -304,7 +309,11 @@ def fit(args) -> None:
     oof = np.zeros(X.shape[0])
     for train, test in GroupKFold(n_splits=5).split(X, em, group):
         oof[test] = model().fit(X[train], em[train]).predict_proba(X[test])[:, 1]
-    G, y, gf1, _ = gate_dataset(rows, found, oof, em, f1, group, views)
+    G, y, gf1, asked = gate_dataset(rows, found, oof, em, f1, group, views)
+    # A question that asks for several things shows no short answer that names one (short_answer.extract):
+    # the gate is fitted, and its threshold chosen, on the others; those count as not shown.
+    single = np.array([short_answer.may_show(rows[g]["question"], text) for g, text in asked], dtype=bool)
+    G, y, gf1 = G[single], y[single], gf1[single]
     # The gate's probabilities out of fold: the threshold is chosen on questions the gate never saw.
     cv_gate = np.zeros(len(y))
     for train, test in KFold(n_splits=5, shuffle=True, random_state=0).split(G):
@@ -335,6 +344,7 @@ def fit(args) -> None:
         "cv_shown_exact_match": round(shown_em, 4),
         "cv_shown_f1": round(shown_f1, 4),
         "cv_answered_f1": round(answered_f1, 4),
+        "list_questions_with_one_item_never_shown": int((~single).sum()),
         "cv_best_candidate_exact_match": round(float(y.sum() / n), 4),  # no gate: the ranker's top choice
         "cv_best_candidate_f1": round(float(gf1.sum() / n), 4),
         "oracle_exact_match": round(float(np.mean([em[group == g].max() if found[g] else 0.0 for g in range(n)])), 4),

@@ -278,6 +278,8 @@ def run_engine(sample: list[dict], pages: list[dict], name: str, fresh: bool = F
         short = answer.short_answer or ""
         row["exact_match"] = exact_match(short, [q["answer"]])
         row["f1"] = token_f1(short, [q["answer"]])
+        row["look"] = {"question": q["question"], "date": q["date"], "gold": q["answer"], "short": short,
+                       "answer": answer.text, "query": answer.query}  # for a closer look (never in the JSON)
         rows.append(row)
     index = {
         "pages": len(pages),
