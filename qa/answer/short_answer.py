@@ -226,10 +226,10 @@ def is_list_question(question: str) -> bool:
     copula = _PLURAL_COPULA.search(question) is not None
     if not copula and _PLURAL_WH.search(question) is None:
         return False
-    from qa.news.nlp import PipelineMissing, parse
+    from qa.news.nlp import PipelineMissing, parse_syntax
 
     try:
-        doc = parse(question)
+        doc = parse_syntax(question)
     except PipelineMissing:
         return False  # without the parse, a lone plural-looking word is too weak a cue
     naming = _NAMING.search(question) is not None
@@ -237,8 +237,7 @@ def is_list_question(question: str) -> bool:
         wh = token.lower_
         if wh in ("which", "what") and token.dep_ == "det" and token.head.tag_ in _PLURAL_TAGS:
             return True
-        if copula and not naming and wh in ("what", "who", "which") and token.head.lemma_ == "be" \
-                and token.head.lower_ in ("are", "were"):
+        if copula and not naming and wh in ("what", "who", "which") and token.head.lower_ in ("are", "were"):
             subject = [c for c in token.head.children if c.dep_ in ("nsubj", "attr") and c.i != token.i]
             if subject and subject[0].tag_ in _PLURAL_TAGS:
                 return True
