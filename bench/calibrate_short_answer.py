@@ -68,19 +68,16 @@ def collect(questions: list[dict], name: str, refresh: bool = False) -> list[dic
             for q in tqdm(todo, desc=f"engine ({name})"):
                 seen.clear()
                 engine.ask(q["question"], k=10)
-                if not seen:  # answered without a draft (a stated fact or quote of qa/news): no extractive span
-                    row = {"id": q["id"], "question": q["question"], "answers": q["answers"], "abstained": True,
-                           "no_draft": True, "sentences": [], "scores": [], "coverages": [], "confidence": 0.0}
-                    cached[q["id"]] = row
-                    out.write(json.dumps(row) + "\n")
-                    continue
-                d = seen[-1]
-                best_first = sorted(d.sentences, key=lambda s: -s.score)
-                row = {
-                    "id": q["id"], "question": q["question"], "answers": q["answers"], "abstained": d.abstained,
-                    "sentences": [s.text for s in best_first], "scores": [s.score for s in best_first],
-                    "coverages": [s.coverage for s in best_first], "confidence": d.probability,
-                }
+                row = {"id": q["id"], "question": q["question"], "answers": q["answers"]}
+                if seen:
+                    d = seen[-1]
+                    best_first = sorted(d.sentences, key=lambda s: -s.score)
+                    row |= {"abstained": d.abstained, "sentences": [s.text for s in best_first],
+                            "scores": [s.score for s in best_first], "coverages": [s.coverage for s in best_first],
+                            "confidence": d.probability}
+                else:  # answered without a draft (a stated fact or quote of qa/news): no extractive span
+                    row |= {"abstained": True, "no_draft": True, "sentences": [], "scores": [], "coverages": [],
+                            "confidence": 0.0}
                 cached[q["id"]] = row
                 out.write(json.dumps(row) + "\n")
         answerer.draft = original
