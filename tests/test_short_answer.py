@@ -143,6 +143,61 @@ def test_no_candidate_opens_with_a_discourse_word_or_repeats_the_question():
     assert not any(c.text.startswith("Spoke") for c in candidates("Who is Gabi Ashkenazi?", [TWEET]))
 
 
+KIRK_SURNAME = "On Sept. 11, Trump posted he would posthumously award Kirk the Presidential Medal of Freedom."
+KIRK_FULL = ("President Donald Trump will posthumously award the Medal of Freedom to Charlie Kirk in a ceremony today, "
+             "with his wife, Erika Kirk, on hand to accept it.")
+
+
+@pytest.mark.parametrize("question,quotes,expected", [
+    # a surname in the best quote, the full name in the next: the first full name of the quotes
+    ("Who was posthumously awarded the Presidential Medal of Freedom?", [KIRK_SURNAME, KIRK_FULL], "Charlie Kirk"),
+    # the office is not part of the name
+    ("Who met the press on Monday?", ["On Monday, Trump met the press.", "U.S. President Donald Trump said so."],
+     "Donald Trump"),
+    # a common noun alone, named in another quote
+    ("What is widely considered the biggest annual event in the fashion world?",
+     ["Each year, the gala, which is widely considered the most prestigious fashion event in the world, has a host.",
+      "The Met Gala, which is widely considered the most prestigious fashion event in the world, will soon open."],
+     "Met Gala"),
+])
+def test_a_surname_is_completed_by_the_full_name_the_quotes_give(question, quotes, expected):
+    tail = expected.split()[-1]
+    at = quotes[0].lower().index(tail.lower())
+    kind = short_answer.SpanKind.NAME if quotes[0][at].isupper() else short_answer.SpanKind.PHRASE
+    surname = short_answer.Candidate(quotes[0][at : at + len(tail)], 0, at, at + len(tail), kind, ())
+    completed = short_answer.complete_name(question, quotes, surname)
+    assert completed.text == expected
+    assert completed.text == quotes[completed.sentence][completed.start:completed.end]  # verbatim, where it is
+
+
+def test_the_short_answer_to_a_who_question_is_the_full_name():
+    quotes = ["On Sept. 11, Trump posted on Truth Social he would posthumously award Kirk the Presidential Medal of "
+              "Freedom, America's highest honor.", KIRK_FULL]
+    candidate, _ = best("Who was posthumously awarded the Presidential Medal of Freedom this week?", quotes)
+    assert candidate.text == "Charlie Kirk"
+
+
+def test_a_place_is_never_completed_into_a_person_nor_a_name_by_the_question_s_words():
+    place = short_answer.Candidate("Washington", 0, 12, 22, short_answer.SpanKind.NAME, ())
+    quotes = ["He moved to Washington in 1990.", "George Washington was there."]
+    assert short_answer.complete_name("Where did he move in 1990?", quotes, place) is place
+    kirk = short_answer.Candidate("Kirk", 0, 0, 4, short_answer.SpanKind.NAME, ())
+    assert short_answer.complete_name("Who did Charlie praise?", ["Kirk won.", "Charlie Kirk won."], kirk) is kirk
+    assert short_answer.complete_name("Who won?", ["Kirk won.", "London’s Kirk won."], kirk) is kirk
+
+
+def test_the_reader_s_own_span_never_repeats_the_question():
+    """The reader may point at "Bafta" for "The BAFTA Awards celebrate which art form?"; like the rule spans,
+    its span may not start or end with the question's words."""
+    assert short_answer._repeats_question("Bafta", "The BAFTA Awards celebrate which art form?")
+    assert short_answer._repeats_question("the Bafta awards", "The BAFTA Awards celebrate which art form?")
+    assert not short_answer._repeats_question("Film", "The BAFTA Awards celebrate which art form?")
+    quotes = ["The 74th British Academy Film Awards (Bafta), held at London’s Royal Albert Hall in April, marked "
+              "another step forward for diversity."]
+    candidate, _ = best("The BAFTA Awards celebrate which art form?", quotes)
+    assert normalize_answer(candidate.text) != "bafta"
+
+
 def test_explanations_and_missing_quotes_get_none():
     assert extract("Why did the Normans adopt French?", [NORMANS]) is None
     assert extract("What did Sullivan convey?", [TUESDAY_SULLIVAN]) is None

@@ -34,7 +34,7 @@ import logging
 import math
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
@@ -957,6 +957,8 @@ def read(question: str, sentences: list[str], found: list[Candidate], reader) ->
     extra = None
     if best is not None and best_norm and not any(r[2] for r in rows):
         extra = _own_span(sentences, starts, best_start, best_end)
+        if extra is not None and _repeats_question(extra.text, question):
+            extra = None  # the question's own word ("Bafta" for "The BAFTA Awards celebrate which art form?")
         if extra is not None:
             rows.append((max(best_logp, _FLOOR), 0.0, 1.0, 1.0, 1.0, 0.0, 1.0))
     null_logp = reading.null - reading.log_z_start - reading.log_z_end
@@ -964,6 +966,12 @@ def read(question: str, sentences: list[str], found: list[Candidate], reader) ->
 
 
 _EDGE = " \t,;:.!?()[]\"“”‘’'—–-"
+
+
+def _repeats_question(span: str, question: str) -> bool:
+    """Is the span only the question's own words ("Bafta" for "The BAFTA Awards celebrate which art form?")?"""
+    words = tokenize(span)  # stems, the same as the question's terms (not _matches' looser prefixes:
+    return bool(words) and set(words) <= profile(question).terms  # "immunosuppressive" is not "immune")
 
 
 def _own_span(sentences: list[str], starts: list[int], a: int, b: int) -> Candidate | None:
@@ -1060,7 +1068,46 @@ def _best(question, sentences, scores, coverages, confidence, model, reader):
     rows = [c.features + view.features[k] for k, c in enumerate(found)] if view else [c.features for c in found]
     probabilities = [_sigmoid(model.logit(kind, f)) for f in rows]
     b, row = gate_features(kind, found, probabilities, confidence, view)
-    return found[b], model.gate(row), model
+    return complete_name(question, sentences, found[b]), model.gate(row), model
+
+
+_NAME_WORD = r"[A-Z][\w.’'-]*"
+_NOT_FORENAME = _TITLES | _DISCOURSE | _WEAK | STOPWORDS
+
+
+def complete_name(question: str, sentences: list[str], candidate: Candidate) -> Candidate:
+    """A surname, or the last word of a name, completed by the fuller name that the quotes give (best quote
+    first, the first such name in it, verbatim): "Kirk" -> "Charlie Kirk" ("... the Medal of Freedom to
+    Charlie Kirk"), "gala" -> "Met Gala". Titles are not part of it ("President Donald Trump" completes
+    "Trump" as "Donald Trump"), nor the question's own words, nor a possessive ("London’s"). The candidate
+    itself when no quote holds a fuller name."""
+    words = candidate.text.split()
+    if (not words or len(words) > 2 or candidate.kind not in (SpanKind.NAME, SpanKind.PHRASE)
+            or answer_type(question) not in (AnswerType.PERSON, AnswerType.THING)):
+        return candidate  # never "George Washington" for a where-question's "Washington"
+    if candidate.kind is SpanKind.PHRASE and (len(words) > 1 or not words[0].isalpha()):
+        return candidate  # a common noun only alone ("gala"), never a phrase
+    terms = profile(question).terms
+    pattern = re.compile(rf"((?:{_NAME_WORD}\s+){{1,2}})((?i:{re.escape(candidate.text)}))(?![\w’'-])")
+    for k, quote in enumerate(sentences[:MAX_SENTENCES]):
+        for m in pattern.finditer(quote):
+            if not m.group(2)[:1].isupper():
+                continue  # "the Met gala" is no name
+            start = m.start(1)
+            for extra in re.finditer(r"\S+", m.group(1)):  # drop leading titles and function words
+                word = extra.group(0)
+                if word.lower().rstrip(".") in _NOT_FORENAME:
+                    start = m.start(1) + extra.end()
+                    continue
+                break
+            forenames = quote[start : m.start(2)].split()
+            if (not forenames or any(w.endswith(("’s", "'s")) or w.lower().rstrip(".") in _NOT_FORENAME
+                                     or _matches(w, terms) for w in forenames)):
+                continue
+            start += len(quote[start:]) - len(quote[start:].lstrip())
+            return replace(candidate, text=quote[start : m.end(2)], sentence=k, start=start, end=m.end(2),
+                           kind=SpanKind.NAME)
+    return candidate
 
 
 def inputs(scored, confidence: float | None) -> dict:
