@@ -23,8 +23,9 @@ from qa.schema import Answer
 # ---------------------------------------------------------------- official SQuAD normalisation
 
 def normalize_answer(text: str) -> str:
-    """Lower case, drop punctuation and the articles a/an/the, collapse whitespace (SQuAD's evaluate-v2.0)."""
-    text = text.lower()
+    """Lower case, drop punctuation and the articles a/an/the, collapse whitespace (SQuAD's evaluate-v2.0);
+    first NFC, so that a decomposed "é" (e + U+0301, as some pages store it) equals the composed one."""
+    text = unicodedata.normalize("NFC", text).lower()
     text = "".join(ch for ch in text if ch not in set(string.punctuation))
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())

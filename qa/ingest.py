@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from tqdm import tqdm
 
-from qa.sources.articles import SUPPORTED_EXTENSIONS, ArticleError, discover, load_file
+from qa.sources.articles import SUPPORTED_EXTENSIONS, ArticleError, canonical, discover, load_file
 from qa.sources.articles import is_url as is_remote  # a source fetched from the web is named by its URL
 from qa.store.catalog import SourceState
 from qa.chunking import Chunker
@@ -311,6 +311,7 @@ class Ingestor:
                 if isinstance(item, ArticleError):
                     report.errors.append(item)
                     continue
+                item = canonical(item)  # NFC, valid Unicode, whatever the format or source
                 if item.id in seen:
                     report.duplicates += 1
                     continue

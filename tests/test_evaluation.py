@@ -19,6 +19,8 @@ def test_official_squad_normalization_and_scores():
     assert token_f1("", ["France"]) == 0.0
     assert contains("It was “harrowing,” he said.", "harrowing")  # curly quotes do not hide a match
     assert not contains("Francesca", "France")
+    decomposed = "Nestle\u0301"  # "Nestlé" as some pages store it: e + a combining acute accent
+    assert exact_match(decomposed, ["Nestl\u00e9"]) == 1.0 and contains(f"{decomposed} ousted its CEO", "Nestl\u00e9")
 
 
 def test_jsonl_csv_and_dialogue_formats(tmp_path: Path):

@@ -1,9 +1,11 @@
 """Ingestion: formats end to end, incremental re-ingest, replacement, pruning, bad files, crashes."""
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from conftest import ROOT, make_settings
 from helpers import RSS, minimal_pdf
 from qa.engine import Engine
+from qa.store.lexical import tokenize
 
 
 def consistent(engine: Engine) -> tuple[set, set]:
@@ -43,6 +46,24 @@ def test_every_format_in_one_folder(engine: Engine, tmp_path: Path):
     titles = {a.title for a in engine.store.catalog.articles()}
     assert {"Tram", "Library", "Port", "Ferry service resumes", "Lighthouse repainted"} <= titles
     consistent(engine)
+
+
+def test_text_is_stored_composed_so_what_people_type_finds_and_matches_it(engine: Engine, tmp_path: Path):
+    """A page that writes "é" as e + U+0301 (NFD), in any format: stored, searched and quoted in NFC."""
+    folder = tmp_path / "nfd"
+    folder.mkdir()
+    nfd = "Nestle\u0301 ousted its chief executive, Laurent Freixe, over an undisclosed relationship."
+    (folder / "a.txt").write_text(f"Title: Nestle\u0301 CEO ousted\n\n{nfd}\n")
+    (folder / "b.jsonl").write_text(json.dumps({"id": "b", "title": "Cafe\u0301 prices", "text": "Cafe\u0301 prices rose 9% in May."}) + "\n")
+    report = engine.ingest([folder], progress=False)
+    assert report.errors == []
+    catalog = engine.store.catalog
+    stored = {a.title: catalog.article(a.id).text for a in catalog.articles()}
+    assert set(stored) == {"Nestl\u00e9 CEO ousted", "Caf\u00e9 prices"}
+    assert all(unicodedata.is_normalized("NFC", text) for text in stored.values())
+    answer = engine.ask("Which company ousted Laurent Freixe?")  # typed composed
+    assert not answer.abstained and "Nestl\u00e9" in answer.citations[0].quote
+    assert engine.store.lexical().doc_freq.get(tokenize("Nestl\u00e9")[0])  # BM25 knows the typed word
 
 
 def test_reingest_unchanged_embeds_nothing(engine: Engine, sample_articles: Path):

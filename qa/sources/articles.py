@@ -9,6 +9,7 @@ import io
 import json
 import re
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from html.parser import HTMLParser
@@ -201,6 +202,22 @@ def decode_text(path: Path, data: bytes) -> str:
     if not text or text.isspace():
         raise ArticleError(path, "empty file (only whitespace)")
     return text
+
+
+_COMPOSED_FIELDS = ("text", "title", "author", "caption", "site")  # not source or url: they name a file or page
+
+
+def canonical(article: Article) -> Article:
+    """The article as it is stored: valid Unicode (see _valid_unicode) in NFC, so that an "é" written as
+    "e" + U+0301 (as some pages and PDFs store it) is searched, matched and quoted as the "é" people type
+    ("Nestlé" finds "Nestlé"). Offsets are taken on this text, after the change."""
+    article = _valid_unicode(article)
+    changes = {
+        name: unicodedata.normalize("NFC", value)
+        for name in _COMPOSED_FIELDS
+        if isinstance(value := getattr(article, name), str) and not unicodedata.is_normalized("NFC", value)
+    }
+    return dataclasses.replace(article, **changes) if changes else article
 
 
 def _valid_unicode(article: Article) -> Article:
