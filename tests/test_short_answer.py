@@ -186,6 +186,19 @@ def test_a_place_is_never_completed_into_a_person_nor_a_name_by_the_question_s_w
     assert short_answer.complete_name("Who won?", ["Kirk won.", "London’s Kirk won."], kirk) is kirk
 
 
+def test_a_brand_keeps_its_possessive_a_person_or_place_does_not():
+    quotes = ["Starting next week, McDonald’s customers will “rediscover the thrill of the peel” with Monopoly.",
+              "The fast-food chain is changing things up with game pieces on the McDonald’s app."]
+    at = quotes[0].index("McDonald")
+    brand = short_answer.Candidate("McDonald", 0, at, at + 8, short_answer.SpanKind.NAME, ())
+    assert short_answer.complete_name("Which fast-food chain is bringing back Monopoly?", quotes, brand).text == "McDonald’s"
+    # written without it too: a possessive, not part of the name
+    assert short_answer.complete_name("Which chain is bringing back Monopoly?", quotes + ["McDonald said so."],
+                                      brand).text == "McDonald"
+    person = short_answer.Candidate("Trump", 0, 0, 5, short_answer.SpanKind.NAME, ())
+    assert short_answer.complete_name("Who announced the plan?", ["Trump's plan was announced."], person) is person
+
+
 def test_the_reader_s_own_span_never_repeats_the_question():
     """The reader may point at "Bafta" for "The BAFTA Awards celebrate which art form?"; like the rule spans,
     its span may not start or end with the question's words."""

@@ -1105,9 +1105,24 @@ def complete_name(question: str, sentences: list[str], candidate: Candidate) -> 
                                      or _matches(w, terms) for w in forenames)):
                 continue
             start += len(quote[start:]) - len(quote[start:].lstrip())
-            return replace(candidate, text=quote[start : m.end(2)], sentence=k, start=start, end=m.end(2),
-                           kind=SpanKind.NAME)
-    return candidate
+            return _with_possessive(question, sentences, replace(
+                candidate, text=quote[start : m.end(2)], sentence=k, start=start, end=m.end(2), kind=SpanKind.NAME))
+    return _with_possessive(question, sentences, candidate)
+
+
+def _with_possessive(question: str, sentences: list[str], candidate: Candidate) -> Candidate:
+    """A brand whose name ends in "'s" (McDonald's, Ben & Jerry's), for a question about a thing ("Which
+    fast-food chain…?"): the quotes never write the name without it. Never for who or where ("Trump's plan",
+    "China's economy")."""
+    if candidate.kind is not SpanKind.NAME or answer_type(question) is not AnswerType.THING:
+        return candidate
+    quote = sentences[candidate.sentence] if candidate.sentence < len(sentences) else ""
+    if quote[candidate.end : candidate.end + 2] not in ("’s", "'s") or quote[candidate.start : candidate.end] != candidate.text:
+        return candidate
+    name = re.compile(rf"(?<![\w’'-]){re.escape(candidate.text)}(?![\w-])(?!['’]s\b)")
+    if any(name.search(q) for q in sentences[:MAX_SENTENCES]):
+        return candidate  # written without it too: a possessive
+    return replace(candidate, text=quote[candidate.start : candidate.end + 2], end=candidate.end + 2)
 
 
 def inputs(scored, confidence: float | None) -> dict:
