@@ -262,7 +262,7 @@ def is_wh_question(question: str) -> bool:
 
 
 def _wh(question: str) -> str:
-    m = re.search(r"\b(what|which|who|whom|whose|when|where|why|how)\b", question, re.I)
+    m = _WH.search(question)
     word = m.group(1).lower() if m else "other"
     return "who" if word in ("whom", "whose") else word
 
