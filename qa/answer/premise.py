@@ -104,20 +104,40 @@ def related_stems(word: str) -> set[str]:
     stems = {_stem(lower)} | _VERB_STEMS.get(lower, frozenset())
     if not word[:1].isupper() or not lower.isalpha() or len(lower) < 4:
         return stems
-    forms = [lower, lower[:-1]] if lower.endswith("s") and not lower.endswith("ss") else [lower]
-    for form in forms:
-        for ending in _STRIP:
-            if form.endswith(ending) and len(form) - len(ending) >= _MIN_BASE:
-                base = form[: len(form) - len(ending)]
-                stems.update(_stem(base + add) for add in _ADD)
+    for form in _forms(lower):
+        stems |= _bases(form)
         root = form[:-1] if form[-1] in "aeyo" else form
         stems.update(_stem(root + ending) for ending in _DERIVE)
         stems.update(_stem(form + ending) for ending in _DERIVE)
-        if form in _IRREGULAR:
-            stems.add(_stem(_IRREGULAR[form]))
         for adjective in _IRREGULAR_BACK.get(form, ()):
             stems.add(_stem(adjective))
     return stems
+
+
+def _forms(lower: str) -> list[str]:
+    return [lower, lower[:-1]] if lower.endswith("s") and not lower.endswith("ss") else [lower]
+
+
+def _bases(form: str) -> set[str]:
+    """The stems a demonym or adjective may come from: its endings stripped ("chinese" -> china), or its
+    irregular country ("french" -> france)."""
+    stems = set()
+    for ending in _STRIP:
+        if form.endswith(ending) and len(form) - len(ending) >= _MIN_BASE:
+            base = form[: len(form) - len(ending)]
+            stems.update(_stem(base + add) for add in _ADD)
+    if form in _IRREGULAR:
+        stems.add(_stem(_IRREGULAR[form]))
+    return stems
+
+
+def base_stems(word: str) -> set[str]:
+    """The stems of the country (or base word) a capitalised demonym stands for: Chinese -> china, French ->
+    france, Israelis -> israel; empty for a lower-case or short word."""
+    lower = word.lower().replace("’", "'").removesuffix("'s")
+    if not word[:1].isupper() or not lower.isalpha() or len(lower) < 4:
+        return set()
+    return set().union(*(_bases(form) for form in _forms(lower))) - {_stem(lower)}
 
 
 def _held(word: QuestionWord, terms: Container[str]) -> bool:

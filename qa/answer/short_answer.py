@@ -1068,7 +1068,32 @@ def _best(question, sentences, scores, coverages, confidence, model, reader):
     rows = [c.features + view.features[k] for k, c in enumerate(found)] if view else [c.features for c in found]
     probabilities = [_sigmoid(model.logit(kind, f)) for f in rows]
     b, row = gate_features(kind, found, probabilities, confidence, view)
-    return complete_name(question, sentences, found[b]), model.gate(row), model
+    return complete_name(question, sentences, country_of(question, sentences, found[b])), model.gate(row), model
+
+
+_ASKS_COUNTRY = re.compile(r"\b(?:which|what)\s+(?:[a-z-]+\s+)?(?:country|nation)\b", re.I)
+_CAPITAL_WORD = re.compile(r"(?<![\w’'-])[A-Z][a-z]{2,}(?![\w-])")
+
+
+def country_of(question: str, sentences: list[str], candidate: Candidate) -> Candidate:
+    """For "Which country…?", the country a demonym stands for when the quotes name it: "Chinese" (from
+    "tariffs on Chinese imports") -> "China" (from "imports from China"); the candidate itself when the
+    quotes do not name it. Demonyms and countries are paired as the premise check pairs them
+    (qa/answer/premise.py `base_stems`: Chinese -> China, French -> France, German -> Germany)."""
+    from qa.answer.premise import base_stems
+    from qa.store.lexical import _stem
+
+    text = candidate.text
+    if candidate.kind is not SpanKind.NAME or " " in text or not _ASKS_COUNTRY.search(question):
+        return candidate
+    bases = base_stems(text)
+    if not bases:
+        return candidate
+    for k, quote in enumerate(sentences[:MAX_SENTENCES]):
+        for m in _CAPITAL_WORD.finditer(quote):
+            if m.group(0) != text and _stem(m.group(0).lower()) in bases:
+                return replace(candidate, text=m.group(0), sentence=k, start=m.start(), end=m.end())
+    return candidate
 
 
 _NAME_WORD = r"[A-Z][\w.’'-]*"
