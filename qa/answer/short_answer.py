@@ -38,7 +38,8 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
-from qa.store.lexical import STOPWORDS, tokenize
+from qa.answer.premise import base_stems
+from qa.store.lexical import STOPWORDS, _stem, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -1068,7 +1069,7 @@ def _best(question, sentences, scores, coverages, confidence, model, reader):
     rows = [c.features + view.features[k] for k, c in enumerate(found)] if view else [c.features for c in found]
     probabilities = [_sigmoid(model.logit(kind, f)) for f in rows]
     b, row = gate_features(kind, found, probabilities, confidence, view)
-    return complete_name(question, sentences, country_of(question, sentences, found[b])), model.gate(row), model
+    return complete_name(question, sentences, country_of(question, sentences, found[b]), kind), model.gate(row), model
 
 
 _ASKS_COUNTRY = re.compile(r"\b(?:which|what)\s+(?:[a-z-]+\s+)?(?:country|nation)\b", re.I)
@@ -1080,9 +1081,6 @@ def country_of(question: str, sentences: list[str], candidate: Candidate) -> Can
     "tariffs on Chinese imports") -> "China" (from "imports from China"); the candidate itself when the
     quotes do not name it. Demonyms and countries are paired as the premise check pairs them
     (qa/answer/premise.py `base_stems`: Chinese -> China, French -> France, German -> Germany)."""
-    from qa.answer.premise import base_stems
-    from qa.store.lexical import _stem
-
     text = candidate.text
     if candidate.kind is not SpanKind.NAME or " " in text or not _ASKS_COUNTRY.search(question):
         return candidate
@@ -1100,7 +1098,15 @@ _NAME_WORD = r"[A-Z][\w.’'-]*"
 _NOT_FORENAME = _TITLES | _DISCOURSE | _WEAK | STOPWORDS
 
 
-def complete_name(question: str, sentences: list[str], candidate: Candidate) -> Candidate:
+def complete_name(question: str, sentences: list[str], candidate: Candidate,
+                  kind: AnswerType | None = None) -> Candidate:
+    """The candidate as a whole name: completed by the fuller name the quotes give (`_fuller_name`), and a
+    brand with its "'s" (`_with_possessive`). `kind`: the question's answer type, when already known."""
+    kind = answer_type(question) if kind is None else kind
+    return _with_possessive(kind, sentences, _fuller_name(question, kind, sentences, candidate))
+
+
+def _fuller_name(question: str, kind: AnswerType, sentences: list[str], candidate: Candidate) -> Candidate:
     """A surname, or the last word of a name, completed by the fuller name that the quotes give (best quote
     first, the first such name in it, verbatim): "Kirk" -> "Charlie Kirk" ("... the Medal of Freedom to
     Charlie Kirk"), "gala" -> "Met Gala". Titles are not part of it ("President Donald Trump" completes
@@ -1108,7 +1114,7 @@ def complete_name(question: str, sentences: list[str], candidate: Candidate) -> 
     itself when no quote holds a fuller name."""
     words = candidate.text.split()
     if (not words or len(words) > 2 or candidate.kind not in (SpanKind.NAME, SpanKind.PHRASE)
-            or answer_type(question) not in (AnswerType.PERSON, AnswerType.THING)):
+            or kind not in (AnswerType.PERSON, AnswerType.THING)):
         return candidate  # never "George Washington" for a where-question's "Washington"
     if candidate.kind is SpanKind.PHRASE and (len(words) > 1 or not words[0].isalpha()):
         return candidate  # a common noun only alone ("gala"), never a phrase
@@ -1130,16 +1136,16 @@ def complete_name(question: str, sentences: list[str], candidate: Candidate) -> 
                                      or _matches(w, terms) for w in forenames)):
                 continue
             start += len(quote[start:]) - len(quote[start:].lstrip())
-            return _with_possessive(question, sentences, replace(
-                candidate, text=quote[start : m.end(2)], sentence=k, start=start, end=m.end(2), kind=SpanKind.NAME))
-    return _with_possessive(question, sentences, candidate)
+            return replace(candidate, text=quote[start : m.end(2)], sentence=k, start=start, end=m.end(2),
+                           kind=SpanKind.NAME)
+    return candidate
 
 
-def _with_possessive(question: str, sentences: list[str], candidate: Candidate) -> Candidate:
+def _with_possessive(kind: AnswerType, sentences: list[str], candidate: Candidate) -> Candidate:
     """A brand whose name ends in "'s" (McDonald's, Ben & Jerry's), for a question about a thing ("Which
     fast-food chain…?"): the quotes never write the name without it. Never for who or where ("Trump's plan",
     "China's economy")."""
-    if candidate.kind is not SpanKind.NAME or answer_type(question) is not AnswerType.THING:
+    if candidate.kind is not SpanKind.NAME or kind is not AnswerType.THING:
         return candidate
     quote = sentences[candidate.sentence] if candidate.sentence < len(sentences) else ""
     if quote[candidate.end : candidate.end + 2] not in ("’s", "'s") or quote[candidate.start : candidate.end] != candidate.text:
