@@ -3,7 +3,6 @@ gold-question candidates for `qa eval`."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from enum import Enum
 from pathlib import Path
 
 from qa.schema import Answer
+from qa.store import sqlite_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -40,11 +40,8 @@ class FeedbackRecord:
 
 class FeedbackStore:
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_SCHEMA)
+        self._conn = sqlite_wal.connect(path, lambda conn: conn.executescript(_SCHEMA))
         self._lock = threading.Lock()
 
     def record(self, answer: Answer | dict, rating: Rating, channel: str, user: str | None = None) -> int:

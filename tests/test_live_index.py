@@ -83,6 +83,35 @@ def test_two_concurrent_ingests_take_turns_and_every_question_answers(tmp_path: 
     assert all(answers_about(engine, town) for town in TOWNS)
 
 
+OPEN_AT_ONCE = """
+import sys, time
+from pathlib import Path
+from qa.store.catalog import Catalog
+folder, start = Path(sys.argv[1]), float(sys.argv[2])
+for k in range(30):  # thirty new catalogs, every process opening each one at the same instant
+    while time.time() < start + 0.1 * k:
+        pass
+    catalog = Catalog(folder / f"c{k}" / "catalog.sqlite")
+    assert catalog.count_articles() == 0
+    catalog.close()
+"""
+
+
+def test_processes_opening_a_new_catalog_at_the_same_instant_all_open_it(tmp_path: Path):
+    """Switching a new catalog to WAL takes an exclusive lock that SQLite refuses at once, without its busy
+    timeout, to a second opener: CI saw one of two `qa ingest` runs die of "database is locked"."""
+    start = time.time() + 4
+    procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT_ONCE, str(tmp_path), str(start)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    for k in range(30):
+        with sqlite3.connect(tmp_path / f"c{k}" / "catalog.sqlite") as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert conn.execute("SELECT COUNT(*) FROM meta WHERE key = 'schema_version'").fetchone()[0] == 1
+
+
 def test_the_same_file_twice_at_once(tmp_path: Path):
     index = tmp_path / "index"
     folder = corpus(tmp_path / "c", TOWNS[:2])

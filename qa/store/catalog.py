@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 from qa.schema import Article, Chunk, Copy, Section
+from qa.store import sqlite_wal
 
 if TYPE_CHECKING:
     from qa.news.facts import ArticleFacts
@@ -182,29 +183,29 @@ class PersonRow:
 
 class Catalog:
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
-        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(articles)")}
+        self._lock = threading.RLock()
+        self._conn = sqlite_wal.connect(path, self._set_up)
+
+    def _set_up(self, conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(_SCHEMA)
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(articles)")}
         if "site" not in columns:  # added with feeds and URLs; older indexes gain it empty
             try:
-                self._conn.execute("ALTER TABLE articles ADD COLUMN site TEXT")
+                conn.execute("ALTER TABLE articles ADD COLUMN site TEXT")
             except sqlite3.OperationalError as error:  # another process opening it added it first
                 if "duplicate column" not in str(error):
                     raise
-        self._lock = threading.RLock()
-        self._check_version()
+        self._check_version(conn)
 
-    def _check_version(self) -> None:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    def _check_version(self, conn: sqlite3.Connection) -> None:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is None:
-            if self._conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]:
+            if conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]:
                 row = ("1",)
             else:
-                self._conn.execute("INSERT INTO meta(key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+                conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
                 return
         if row[0] != SCHEMA_VERSION:
             raise IndexVersionError(
