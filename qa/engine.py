@@ -79,6 +79,7 @@ class Engine:
         self._feedback = None  # qa.feedback.FeedbackStore, opened on first use
         self._llm: Any = _UNSET if llm is None else llm  # qa.answer.llm.LLM, None for QA_LLM=none; built lazily
         self._checker = None
+        self._words = None  # qa.spelling.Words: the embedding model's whole words, never corrected
         self._lock = threading.RLock()
 
     # ---------------------------------------------------------------- components (lazy)
@@ -352,6 +353,7 @@ class Engine:
             query = self._condense(question, history, fallback=query)
             timings["condense"] = (time.perf_counter() - started) * 1000
         self.store.view()  # the last commit, reloaded if another process committed; raises if damaged
+        query = self.spelled(query)
         started = time.perf_counter()
         vector = self.store.encoder.encode([query])[0]
         return {
@@ -364,6 +366,21 @@ class Engine:
             "frame": time_frame(query, as_of),
             "timings": {**timings, "encode": (time.perf_counter() - started) * 1000},
         }
+
+    def spelled(self, query: str) -> str:
+        """`query` with its misspelt words (unknown to the index, close to a word it holds) corrected to the
+        word the articles write: "What did Sulivan convey?" is searched as "What did Sullivan convey?"."""
+        from qa import spelling
+
+        if self._words is None:
+            self._words = spelling.Words(self.store.encoder.tokenizer.get_vocab())
+        lexical = self.store.lexical()
+
+        def text_of(chunk_id: str) -> str | None:
+            stored = self.store.catalog.chunks([chunk_id]).get(chunk_id)
+            return stored.chunk.text if stored else None
+
+        return spelling.corrected(query, spelling.corrections(query, lexical, text_of, self._words))
 
     def _condense(self, question: str, history: Sequence[Turn], fallback: str) -> str:
         """A follow-up rewritten as a standalone question by the LLM (prompts/condense.txt) from the user's

@@ -1,0 +1,142 @@
+"""A misspelt word of the question corrected to the word the articles write ("Sulivan" → "Sullivan").
+
+People type names as they hear them: "What did Sulivan convey?", "Netanyahoo". The corpus does not know
+the misspelt word, so BM25 cannot match it, the sentence vectors match it poorly, and the premise check
+would say "The articles don't mention Sulivan". Before retrieval, each content word of the question that
+the corpus does not know (none of its forms is indexed) is replaced by the indexed word closest to it
+(optimal string alignment distance: a swap of two letters counts once), when one is close enough:
+
+- one edit for a word of 6 to 9 letters, two from 10; shorter words are never corrected (too many near
+  neighbours: "Heian" / "Henan");
+- a name is corrected to a name ("Curie" is not "curve"); a word typed in lower case may be one
+  ("egyptain" → "Egyptian"), as people type in chat;
+- the first letter is kept (people rarely mistype it, and it keeps "Huguenots" from becoming anything);
+- of several at the same distance, the one most chunks hold; none when two tie on both;
+- the word as written must not be a real word: one of the embedding model's whole-word tokens, or a form of
+  one (it knows "packet", "Newton", "deficit", which the corpus may lack while holding "pocket", "Newtown",
+  "definitions"; it does not know "Sulivan", "Netanyahoo", "goverment"); and the word an article writes must
+  be as close to it as the stems are ("seperated" is not "several").
+
+The word put in the query is the indexed word as an article writes it (its surface form, found in a chunk
+that holds the stem), so the rewritten query reads naturally and is shown as the answer's `query`. Words are
+compared as the BM25 index stores them (lower-cased Snowball stems), against the live index's vocabulary,
+so an article ingested a moment ago counts at once."""
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Callable, Container, Iterable
+from dataclasses import dataclass
+
+from qa.store.lexical import LexicalIndex, _stem
+
+_SHORTEST = 6  # letters: shorter words are left alone
+_TWO_EDITS = 10  # letters from which two edits are allowed
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
+
+# Per index version (each commit makes a new LexicalIndex): its live terms, grouped by first letter.
+_VOCABULARY: "weakref.WeakKeyDictionary[LexicalIndex, dict[str, list[str]]]" = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True)
+class Correction:
+    written: str  # the word as the question has it
+    corrected: str  # the word as an article writes it
+    distance: int
+
+
+def _by_letter(lexical: LexicalIndex) -> dict[str, list[str]]:
+    groups = _VOCABULARY.get(lexical)
+    if groups is None:
+        groups = {}
+        for term in lexical.doc_freq:
+            if term[:1].isalpha():
+                groups.setdefault(term[0], []).append(term)
+        _VOCABULARY[lexical] = groups
+    return groups
+
+
+def _allowed(word: str) -> int:
+    return 2 if len(word) >= _TWO_EDITS else 1
+
+
+def closest_term(stem: str, lexical: LexicalIndex) -> tuple[str, int] | None:
+    """The indexed stem closest to `stem` (an unknown one) and its distance, under the rules above."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    if len(stem) < _SHORTEST - 1 or not stem[:1].isalpha():
+        return None
+    most = _allowed(stem)
+    found = process.extract(stem, _by_letter(lexical).get(stem[0], []), scorer=OSA.distance, score_cutoff=most,
+                            limit=None)
+    if not found:
+        return None
+    nearest = min(d for _, d, _ in found)
+    ranked = sorted(((lexical.doc_freq.get(t, 0), t) for t, d, _ in found if d == nearest), reverse=True)
+    if len(ranked) > 1 and ranked[0][0] == ranked[1][0]:
+        return None  # two equally likely words: guessing would change the question
+    return ranked[0][1], int(nearest)
+
+
+def surface_form(stem: str, lexical: LexicalIndex, text_of: Callable[[str], str | None]) -> str | None:
+    """A word of an indexed chunk whose stem is `stem`, as the chunk writes it."""
+    scores = lexical.term_scores([stem])[0]
+    if not len(scores) or scores.max() <= 0:
+        return None
+    chunk_id = lexical.chunk_ids[int(scores.argmax())]
+    text = text_of(chunk_id) if chunk_id else None
+    for match in _WORD.finditer(text or ""):
+        word = match.group(0)
+        if _stem(word.lower().replace("’", "'").removesuffix("'s")) == stem:
+            return word.removesuffix("'s").removesuffix("’s")
+    return None
+
+
+class Words:
+    """Real words: the whole-word tokens of a WordPiece vocabulary, and their stems."""
+
+    def __init__(self, vocabulary: Iterable[str]):
+        self.words = frozenset(w for w in vocabulary if w.isalpha() and w.islower())
+        self.stems = frozenset(_stem(w) for w in self.words)
+
+    def __contains__(self, word: object) -> bool:
+        lower = str(word).lower()
+        return lower in self.words or _stem(lower) in self.stems
+
+
+def corrections(question: str, lexical: LexicalIndex, text_of: Callable[[str], str | None],
+                words: Container[str] = frozenset()) -> list[Correction]:
+    """The misspelt words of `question` and their corrections, in question order; `words` the real words
+    (`Words`), never corrected."""
+    from rapidfuzz.distance import OSA
+
+    from qa.answer.premise import _held, _Known, question_words
+
+    known = _Known(lexical.doc_freq)
+    out = []
+    for word in question_words(question):
+        if len(word.text) < _SHORTEST or not word.text.isalpha() or word.text in words or _held(word, known):
+            continue
+        nearest = closest_term(word.stem, lexical)
+        if nearest is None:
+            continue
+        surface = surface_form(nearest[0], lexical, text_of)
+        if surface is None or surface.lower() == word.text.lower():
+            continue
+        if OSA.distance(surface.lower(), word.text.lower()) > _allowed(word.text):
+            continue
+        if word.name and surface[:1].islower():
+            continue  # a name is corrected to a name ("Curie" is not "curve")
+        if word.text[:1].isupper() and surface[:1].islower():
+            surface = surface[0].upper() + surface[1:]
+        out.append(Correction(word.text, surface, nearest[1]))
+    return out
+
+
+def corrected(question: str, found: list[Correction]) -> str:
+    """`question` with each corrected word replaced (whole words only)."""
+    for correction in found:
+        question = re.sub(rf"(?<![^\W_]){re.escape(correction.written)}(?![^\W_])",
+                          lambda _: correction.corrected, question)
+    return question
