@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -304,6 +305,11 @@ def test_ingest_killed_at_any_moment_then_rerun_passes_check(tmp_path: Path, poi
     first = folder / "arlen.txt"
     first.write_text(first.read_text().replace("busy spring", "quiet winter"))
     corpus(folder, TOWNS[3:5])
+    # The same article twice, composed and decomposed (as macOS file names and some feeds write it).
+    cafe = ("Title: Café Zoë opens in Fenwick\nDate: 2024-03-09\n\nThe council of Fenwick opened Café Zoë, "
+            "run by Renée Müller, in the old tram depot. Müller said the café would serve crêpes.\n")
+    (folder / "cafe.txt").write_text(cafe)
+    (folder / "cafe-decomposed.txt").write_text(unicodedata.normalize("NFD", cafe))
     spec = KILL_POINTS[point]
     script = KILLER.format(**spec)
     killed = subprocess.run([sys.executable, "-c", script, "ingest", "-q", str(folder)],
@@ -319,6 +325,11 @@ def test_ingest_killed_at_any_moment_then_rerun_passes_check(tmp_path: Path, poi
     engine = Engine(make_settings(index))
     assert all(answers_about(engine, town) for town in ["Arlen", "Dunmore", "Elsby"])
     assert "quiet winter" in engine.ask("What kind of season did Arlen have?").passages[0].chunk.text
+    cafes = [a for a in engine.store.catalog.articles() if "Fenwick" in (a.title or "")]
+    assert [a.title for a in cafes] == ["Café Zoë opens in Fenwick"]  # one article, composed
+    stored = engine.store.catalog.article(cafes[0].id)
+    assert unicodedata.is_normalized("NFC", stored.text) and "Renée Müller" in stored.text
+    assert any("Müller" in c.quote for c in engine.ask("Who runs Café Zoë?").citations)
     from qa.news.facts import VERSION
 
     assert engine.store.catalog.articles_without_facts(VERSION) == []  # every article's quotes read, after all
