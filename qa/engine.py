@@ -79,7 +79,6 @@ class Engine:
         self._feedback = None  # qa.feedback.FeedbackStore, opened on first use
         self._llm: Any = _UNSET if llm is None else llm  # qa.answer.llm.LLM, None for QA_LLM=none; built lazily
         self._checker = None
-        self._words = None  # qa.spelling.Words: the embedding model's whole words, never corrected
         self._lock = threading.RLock()
 
     # ---------------------------------------------------------------- components (lazy)
@@ -372,15 +371,13 @@ class Engine:
         word the articles write: "What did Sulivan convey?" is searched as "What did Sullivan convey?"."""
         from qa import spelling
 
-        if self._words is None:
-            self._words = spelling.Words(self.store.encoder.tokenizer.get_vocab())
         lexical = self.store.lexical()
 
         def text_of(chunk_id: str) -> str | None:
             stored = self.store.catalog.chunks([chunk_id]).get(chunk_id)
             return stored.chunk.text if stored else None
 
-        return spelling.corrected(query, spelling.corrections(query, lexical, text_of, self._words))
+        return spelling.corrected(query, spelling.corrections(query, lexical, text_of))
 
     def _condense(self, question: str, history: Sequence[Turn], fallback: str) -> str:
         """A follow-up rewritten as a standalone question by the LLM (prompts/condense.txt) from the user's

@@ -12,10 +12,10 @@ the corpus does not know (none of its forms is indexed) is replaced by the index
   ("egyptain" → "Egyptian"), as people type in chat;
 - the first letter is kept (people rarely mistype it, and it keeps "Huguenots" from becoming anything);
 - of several at the same distance, the one most chunks hold; none when two tie on both;
-- the word as written must not be a real word: one of the embedding model's whole-word tokens, or a form of
-  one (it knows "packet", "Newton", "deficit", which the corpus may lack while holding "pocket", "Newtown",
-  "definitions"; it does not know "Sulivan", "Netanyahoo", "goverment"); and the word an article writes must
-  be as close to it as the stems are ("seperated" is not "several").
+- the word as written must not be a real word, one in common use in English (wordfreq's lists: "packet",
+  "Newton", "macroscopic", "cryptography", which the corpus may lack while holding "pocket", "Newtown",
+  "microscopic", "cryptographic"; not "Sulivan", "Netanyahoo", "charecterized"); and the word an article
+  writes must be as close to it as the stems are ("seperated" is not "several").
 
 The word put in the query is the indexed word as an article writes it (its surface form, found in a chunk
 that holds the stem), so the rewritten query reads naturally and is shown as the answer's `query`. Words are
@@ -25,13 +25,17 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
+
+import numpy as np
 
 from qa.store.lexical import LexicalIndex, _stem
 
 _SHORTEST = 6  # letters: shorter words are left alone
 _TWO_EDITS = 10  # letters from which two edits are allowed
+_REAL_ZIPF = 2.5  # wordfreq's Zipf frequency from which a word is real (2.5: about once in 3 million words)
+_SURFACE_CHUNKS = 3  # chunks read for the way the articles write a word
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
 
 # Per index version (each commit makes a new LexicalIndex): its live terms, grouped by first letter.
@@ -79,36 +83,46 @@ def closest_term(stem: str, lexical: LexicalIndex) -> tuple[str, int] | None:
     return ranked[0][1], int(nearest)
 
 
-def surface_form(stem: str, lexical: LexicalIndex, text_of: Callable[[str], str | None]) -> str | None:
-    """A word of an indexed chunk whose stem is `stem`, as the chunk writes it."""
+def surface_form(stem: str, written: str, lexical: LexicalIndex,
+                 text_of: Callable[[str], str | None]) -> str | None:
+    """The word closest to `written` whose stem is `stem`, as the chunks that hold the stem most write it
+    ("broadcast" for "braodcast", not "broadcasting" written before it)."""
+    from rapidfuzz.distance import OSA
+
     scores = lexical.term_scores([stem])[0]
-    if not len(scores) or scores.max() <= 0:
+    forms: set[str] = set()
+    for column in np.argsort(-scores)[:_SURFACE_CHUNKS].tolist():
+        chunk_id = lexical.chunk_ids[column] if scores[column] > 0 else None
+        for match in _WORD.finditer((text_of(chunk_id) if chunk_id else None) or ""):
+            word = match.group(0).removesuffix("'s").removesuffix("’s")
+            if _stem(word.lower()) == stem:
+                forms.add(word)
+    if not forms:
         return None
-    chunk_id = lexical.chunk_ids[int(scores.argmax())]
-    text = text_of(chunk_id) if chunk_id else None
-    for match in _WORD.finditer(text or ""):
-        word = match.group(0)
-        if _stem(word.lower().replace("’", "'").removesuffix("'s")) == stem:
-            return word.removesuffix("'s").removesuffix("’s")
-    return None
+    return min(forms, key=lambda form: (OSA.distance(form.lower(), written.lower()),
+                                        form[:1].isupper() != written[:1].isupper(), form))
 
 
-class Words:
-    """Real words: the whole-word tokens of a WordPiece vocabulary, and their stems."""
+class RealWords:
+    """English words and names in common use: those whose frequency in wordfreq's English lists (web, news,
+    books, subtitles; Zipf scale, 3 = once per million words) is at least `zipf`."""
 
-    def __init__(self, vocabulary: Iterable[str]):
-        self.words = frozenset(w for w in vocabulary if w.isalpha() and w.islower())
-        self.stems = frozenset(_stem(w) for w in self.words)
+    def __init__(self, zipf: float = _REAL_ZIPF):
+        self.zipf = zipf
 
     def __contains__(self, word: object) -> bool:
-        lower = str(word).lower()
-        return lower in self.words or _stem(lower) in self.stems
+        from wordfreq import zipf_frequency
+
+        return zipf_frequency(str(word), "en") >= self.zipf
+
+
+REAL_WORDS = RealWords()
 
 
 def corrections(question: str, lexical: LexicalIndex, text_of: Callable[[str], str | None],
-                words: Container[str] = frozenset()) -> list[Correction]:
-    """The misspelt words of `question` and their corrections, in question order; `words` the real words
-    (`Words`), never corrected."""
+                words: Container[str] = REAL_WORDS) -> list[Correction]:
+    """The misspelt words of `question` and their corrections, in question order; `words` holds the real
+    words, never corrected."""
     from rapidfuzz.distance import OSA
 
     from qa.answer.premise import _held, _Known, question_words
@@ -121,7 +135,7 @@ def corrections(question: str, lexical: LexicalIndex, text_of: Callable[[str], s
         nearest = closest_term(word.stem, lexical)
         if nearest is None:
             continue
-        surface = surface_form(nearest[0], lexical, text_of)
+        surface = surface_form(nearest[0], word.text, lexical, text_of)
         if surface is None or surface.lower() == word.text.lower():
             continue
         if OSA.distance(surface.lower(), word.text.lower()) > _allowed(word.text):

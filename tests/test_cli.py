@@ -29,6 +29,10 @@ def test_ask_indexes_the_samples_on_first_use_and_prints_json(tmp_path: Path):
 
     human = run_qa(["ask", "What is the population of Gaza?"], tmp_path / "index")
     assert human.returncode == 0 and human.stdout.startswith("The articles don't say")
+    typo = run_qa(["ask", "What did Sulivan convey?"], tmp_path / "index")
+    assert typo.returncode == 0 and typo.stdout.startswith("(searched for: What did Sullivan convey?)\n")
+    assert "Sullivan" in typo.stdout.split("\n", 2)[2] and "[1]" in typo.stdout
+    assert "searched for" not in run_qa(["ask", "What did Sullivan convey?"], tmp_path / "index").stdout
 
 
 def test_ask_reads_questions_from_stdin(tmp_path: Path):

@@ -106,6 +106,7 @@ def test_mention_answers_in_thread_then_follow_up_without_mention(bot):
     update = updates_after(fake, updates + 1)
     text = blocks_text(update["blocks"])
     assert "Mahmoud Abbas" in text and "*[1]*" in text and update["channel"] == "C1"
+    assert "Searched for" not in text  # asked as written
     assert any(b["type"] == "actions" for b in update["blocks"])
 
     # A follow-up in that thread, no mention: answered, with the thread as history.
@@ -114,6 +115,8 @@ def test_mention_answers_in_thread_then_follow_up_without_mention(bot):
                 "ts": "1700000009.000100", "thread_ts": "1700000001.000100", "text": "What did he tweet after that call?"})
     follow = updates_after(fake, updates + 2)
     assert "tweeted Blinken" in blocks_text(follow["blocks"])
+    assert follow["blocks"][0]["type"] == "context"  # what the follow-up was searched as, above the answer
+    assert "Searched for: What did Blinken tweet after that call?" in blocks_text(follow["blocks"][:1])
     assert fake.calls_to("conversations.replies")
 
 

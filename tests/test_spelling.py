@@ -13,10 +13,10 @@ from qa.store.lexical import LexicalIndex
 TEXTS = {
     "a": "Jake Sullivan conveyed the President's support to Prime Minister Benjamin Netanyahu on Wednesday.",
     "b": "Sullivan also spoke with the Egyptian government about the ceasefire and the pockets of resistance.",
-    "c": "The curve of the river at Newtown was mapped by the Henan survey.",
+    "c": "The curve of the river at Newtown was mapped by the Henan survey; a microscopic survey found pockets "
+         "of silt.",
     "d": "Marion Hollis and Marion Hollins were both named in the report.",
 }
-WORDS = spelling.Words(["packet", "newton", "deficit", "curie", "the", "was"])
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def lexical() -> LexicalIndex:
 
 
 def fixed(question: str, lexical: LexicalIndex) -> str:
-    return spelling.corrected(question, spelling.corrections(question, lexical, TEXTS.get, WORDS))
+    return spelling.corrected(question, spelling.corrections(question, lexical, TEXTS.get))
 
 
 @pytest.mark.parametrize("question, expected", [
@@ -34,7 +34,7 @@ def fixed(question: str, lexical: LexicalIndex) -> str:
     ("What did Slulivan convey?", "What did Sullivan convey?"),  # two letters swapped: one edit
     ("What did Netanyahoo say?", "What did Netanyahu say?"),  # two edits in a long name
     ("What did Sullivan say about the ceasfire?", "What did Sullivan say about the ceasefire?"),
-    ("Who spoke with the Egyptain goverment?", "Who spoke with the Egyptian government?"),
+    ("Who spoke with the Egyptain govermnent?", "Who spoke with the Egyptian government?"),
 ])
 def test_misspelt_words_are_corrected_to_the_articles_word(lexical, question, expected):
     assert fixed(question, lexical) == expected
@@ -43,7 +43,9 @@ def test_misspelt_words_are_corrected_to_the_articles_word(lexical, question, ex
 @pytest.mark.parametrize("question", [
     "How is a packet routed?",  # a real word the corpus lacks is not turned into "pockets"
     "What did Newton find?",  # ... nor a real name into "Newtown"
-    "What did Curie discover?",  # a name never becomes a lower-case word ("curve")
+    "What did the macroscopic survey find?",  # ... nor into its opposite ("microscopic")
+    "What did the goverment say?",  # a misspelling common enough to be in use is left to the vectors
+    "What did Pockett find?",  # a name never becomes a lower-case word ("pockets")
     "What did the Heian court do?",  # five letters: too short to guess ("Henan")
     "What did Mullivan say?",  # the first letter is kept: not Sullivan
     "What did Marion Hollin say?",  # Hollis and Hollins are equally close: no guess
@@ -55,8 +57,10 @@ def test_words_that_are_real_short_far_or_ambiguous_are_left_alone(lexical, ques
 
 
 def test_the_corrected_word_is_written_as_the_articles_write_it(lexical):
-    found = spelling.corrections("Did Sullivan speak with the egyptain side?", lexical, TEXTS.get, WORDS)
+    found = spelling.corrections("Did Sullivan speak with the egyptain side?", lexical, TEXTS.get)
     assert [(c.written, c.corrected, c.distance) for c in found] == [("egyptain", "Egyptian", 1)]
+    # Of the forms the articles write, the one closest to the question's: "pockets", not "pocket".
+    assert fixed("Where were the pocketts?", lexical) == "Where were the pockets?"
 
 
 def test_a_misspelt_name_gets_the_answer_the_right_spelling_gets(sample_engine):
@@ -66,6 +70,12 @@ def test_a_misspelt_name_gets_the_answer_the_right_spelling_gets(sample_engine):
     assert not typo.abstained and typo.text == right.text
     assert "Sulivan" not in typo.text  # no "The articles don't mention Sulivan"
     assert [c.quote for c in typo.citations] == [c.quote for c in right.citations]
+    from qa.faces.render import answer_markdown
+
+    assert answer_markdown(typo).startswith("<sub>Searched for: What did Sullivan convey?</sub>\n\n")
+    assert "Searched for" not in answer_markdown(right)
+    hostile = sample_engine.ask("What did <img src=x onerror=alert(1)> Sulivan convey?")
+    assert "<img" not in answer_markdown(hostile) and "&lt;img" in answer_markdown(hostile)
     who = sample_engine.ask("Who is Blinkin?")
     assert who.to_dict()["query"] == "Who is Blinken?" and "Antony Blinken" in who.text
 

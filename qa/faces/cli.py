@@ -148,6 +148,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
     if not args.stream:
+        from qa.faces.render import searched_for
+
+        if query := searched_for(answer):
+            print(terminal_safe(f"(searched for: {query})\n"))
         if answer.short_answer:
             print(terminal_safe(f"» {answer.short_answer}\n"))
         print(terminal_safe(answer.text))

@@ -54,8 +54,22 @@ def safe_href(url: str | None) -> str | None:
     return None
 
 
+def searched_for(answer: Answer) -> str | None:
+    """What was searched when it is not the question as asked (a misspelt name corrected, a follow-up made
+    standalone), for the faces to show above the answer; None otherwise."""
+    query = (answer.query or "").strip()
+    return query if query and " ".join(query.split()) != " ".join(answer.question.split()) else None
+
+
 def answer_markdown(answer: Answer) -> str:
-    """Chat text: the short answer in bold, then the answer whose [n] markers link to the sources panel."""
+    """Chat text: the short answer in bold, then the answer whose [n] markers link to the sources panel;
+    above them, what was searched when it differs from the question."""
+    query = searched_for(answer)
+    searched = f"<sub>Searched for: {escape_markdown(query)}</sub>\n\n" if query else ""
+    return searched + _answer_body(answer)
+
+
+def _answer_body(answer: Answer) -> str:
     if answer.abstained:
         return f"> ℹ️ *{escape_markdown(answer.text)}*"
     parts = []

@@ -23,7 +23,7 @@ from slack_sdk import WebClient
 from qa.engine import Engine
 from qa.errors import QAError
 from qa.feedback import Rating
-from qa.faces.render import also_published_by, citation_label, printable
+from qa.faces.render import also_published_by, citation_label, printable, searched_for
 from qa.schema import Answer, validate_question
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,9 @@ def _clip(text: str, limit: int) -> str:
 def answer_blocks(answer: Answer, feedback_key: str | None) -> list[dict]:
     """Block Kit: the answer with its [n] markers, the sources as context, then 👍/👎."""
     blocks: list[dict] = []
+    if query := searched_for(answer):
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": _clip(f"Searched for: {escape_mrkdwn(query)}", CONTEXT_LIMIT)}]})
     if answer.abstained:
         blocks.append({"type": "section", "text": {"type": "mrkdwn",
                                                    "text": f":information_source: _{escape_mrkdwn(answer.text)}_"}})
