@@ -269,7 +269,8 @@ class Engine:
     # ---------------------------------------------------------------- who said what
     def quotes(self, speaker: str | None = None, limit: int = 100) -> list[dict]:
         """Quotes read at ingest (qa.news), newest article first: every one, or one speaker's (a full name,
-        a surname, a body such as "State Department"); each with its speaker's title, date and offsets.
+        a surname, a body such as "State Department"; a misspelt name that matches nobody is corrected as a
+        question's is); each with its speaker's title, date and offsets.
         Bad input raises InputError naming `speaker` or `limit`."""
         from qa.errors import InputError
 
@@ -284,6 +285,8 @@ class Engine:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
             raise InputError("limit", f"{limit!r} is not a whole number from 1 to 1000")
         rows = self.store.catalog.quotes(speaker=speaker, limit=limit)
+        if not rows and speaker and (spelled := self.spelled(speaker)) != speaker:
+            rows = self.store.catalog.quotes(speaker=spelled, limit=limit)  # "Blinkin": Antony Blinken's
         return [{"speaker": r.speaker, "role": r.role, "quote": r.text, "kind": r.kind, "cue": r.cue, "via": r.via,
                  "mention": r.mention, "article_id": r.article_id, "title": r.title, "published": r.published,
                  "url": r.url, "section": "body", "start": r.start, "end": r.end} for r in rows]

@@ -35,6 +35,7 @@ from qa.store.lexical import LexicalIndex, _stem
 _SHORTEST = 6  # letters: shorter words are left alone
 _TWO_EDITS = 10  # letters from which two edits are allowed
 _REAL_ZIPF = 2.5  # wordfreq's Zipf frequency from which a word is real (2.5: about once in 3 million words)
+_MOST_WORDS = 8  # unknown words looked at per question: a real one has a typo or two, a hostile one hundreds
 _SURFACE_CHUNKS = 3  # chunks read for the way the articles write a word
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?", re.UNICODE)
 
@@ -129,9 +130,9 @@ def corrections(question: str, lexical: LexicalIndex, text_of: Callable[[str], s
 
     known = _Known(lexical.doc_freq)
     out = []
-    for word in question_words(question):
-        if len(word.text) < _SHORTEST or not word.text.isalpha() or word.text in words or _held(word, known):
-            continue
+    unknown = [w for w in question_words(question)
+               if len(w.text) >= _SHORTEST and w.text.isalpha() and w.text not in words and not _held(w, known)]
+    for word in unknown[:_MOST_WORDS]:
         nearest = closest_term(word.stem, lexical)
         if nearest is None:
             continue

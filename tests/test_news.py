@@ -166,6 +166,7 @@ def test_quotes_listing_and_bad_input(sample_engine: Engine):
     assert price and {q["speaker"] for q in price} == {"Ned Price"}
     assert sample_engine.quotes("ned price") == price  # full name, any case
     assert sample_engine.quotes("Nobody Atall") == []
+    assert sample_engine.quotes("Sulivan") == sample_engine.quotes("Sullivan") != []  # a misspelt name, corrected
     for bad, field in ((("",), "speaker"), ((" " * 3,), "speaker"), (("x" * 201,), "speaker"), ((42,), "speaker")):
         with pytest.raises(InputError) as caught:
             sample_engine.quotes(*bad)
