@@ -101,20 +101,21 @@ def test_qa_eval_on_the_shipped_gold_questions_meets_its_bounds(tmp_path: Path):
     result = _run_eval(tmp_path, "--fail-under", *bounds)
     assert result.returncode == 0, result.stdout + result.stderr
     overall = json.loads(result.stdout)
-    assert overall["nonverbatim_citations"] == 0 and overall["questions"] == 43
+    assert overall["nonverbatim_citations"] == 0 and overall["questions"] == 45
     # Extractive answers are their quotes: every sentence supported by what it cites, every citation relevant.
     assert overall["alce_citation_recall"] >= 0.95 and overall["alce_citation_precision"] >= 0.95
     assert "llm_answer_share" not in overall  # no LLM configured
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert {"dialogue", "unanswerable", "fact", "multi-article", "list", "speaker", "title", "date",
-            "quote"} <= set(report["by_type"])
-    # Who said what, people's titles, dates: every such question answered and cited.
-    for kind in ("speaker", "title", "date", "quote"):
+            "quote", "typo"} <= set(report["by_type"])
+    # Who said what, people's titles, dates, misspelt names: every such question answered and cited.
+    for kind in ("speaker", "title", "date", "quote", "typo"):
         assert report["by_type"][kind]["answer_recall"] == 1.0, kind
     assert report["by_type"]["list"]["items_found"] == 1.0  # every item of every list question
     rows = {r["id"]: r for r in report["rows"]}
     assert rows["dialogue-tweet#2"]["answer_recall"] == 1.0  # the follow-up used the conversation
     assert rows["dialogue-sullivan#2"]["query"] == "Who did Sullivan speak with?"
+    assert rows["typo-sullivan"]["query"] == "What did Sullivan convey?"
     assert all(r["answer_recall"] == 1.0 for r in report["rows"] if r["type"] == "dialogue")
     assert rows["none-gaza-population"]["abstained"] is True
     html = (tmp_path / "out" / "report.html").read_text()
