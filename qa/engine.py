@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # imported lazily: `qa ingest` of unchanged files should not 
     from qa.answer.extractive import ExtractiveAnswerer
     from qa.retrieval import HybridRetriever
     from qa.sources.web import Fetcher
+    from qa.store.lexical import LexicalIndex
 
 
 Turn = dict  # {"role": "user" | "assistant", "content": str}
@@ -354,8 +355,8 @@ class Engine:
             started = time.perf_counter()
             query = self._condense(question, history, fallback=query)
             timings["condense"] = (time.perf_counter() - started) * 1000
-        self.store.view()  # the last commit, reloaded if another process committed; raises if damaged
-        query = self.spelled(query)
+        view = self.store.view()  # the last commit, reloaded if another process committed; raises if damaged
+        query = self.spelled(query, view.lexical)
         started = time.perf_counter()
         vector = self.store.encoder.encode([query])[0]
         return {
@@ -369,18 +370,17 @@ class Engine:
             "timings": {**timings, "encode": (time.perf_counter() - started) * 1000},
         }
 
-    def spelled(self, query: str) -> str:
+    def spelled(self, query: str, lexical: LexicalIndex | None = None) -> str:
         """`query` with its misspelt words (unknown to the index, close to a word it holds) corrected to the
-        word the articles write: "What did Sulivan convey?" is searched as "What did Sullivan convey?"."""
+        word the articles write: "What did Sulivan convey?" is searched as "What did Sullivan convey?".
+        `lexical`: the BM25 index of the view already taken (the last commit's when None)."""
         from qa import spelling
 
-        lexical = self.store.lexical()
+        def texts_of(chunk_ids: list[str]) -> list[str]:
+            return [stored.chunk.text for stored in self.store.catalog.chunks(chunk_ids).values()]
 
-        def text_of(chunk_id: str) -> str | None:
-            stored = self.store.catalog.chunks([chunk_id]).get(chunk_id)
-            return stored.chunk.text if stored else None
-
-        return spelling.corrected(query, spelling.corrections(query, lexical, text_of))
+        found = spelling.corrections(query, lexical or self.store.lexical(), texts_of)
+        return spelling.corrected(query, found)
 
     def _condense(self, question: str, history: Sequence[Turn], fallback: str) -> str:
         """A follow-up rewritten as a standalone question by the LLM (prompts/condense.txt) from the user's

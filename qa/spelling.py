@@ -85,19 +85,18 @@ def closest_term(stem: str, lexical: LexicalIndex) -> tuple[str, int] | None:
 
 
 def surface_form(stem: str, written: str, lexical: LexicalIndex,
-                 text_of: Callable[[str], str | None]) -> str | None:
+                 texts_of: Callable[[list[str]], list[str]]) -> str | None:
     """The word closest to `written` whose stem is `stem`, as the chunks that hold the stem most write it
     ("broadcast" for "braodcast", not "broadcasting" written before it)."""
     from rapidfuzz.distance import OSA
 
     scores = lexical.term_scores([stem])[0]
-    forms: set[str] = set()
-    for column in np.argsort(-scores)[:_SURFACE_CHUNKS].tolist():
-        chunk_id = lexical.chunk_ids[column] if scores[column] > 0 else None
-        for match in _WORD.finditer((text_of(chunk_id) if chunk_id else None) or ""):
-            word = match.group(0).removesuffix("'s").removesuffix("’s")
-            if _stem(word.lower()) == stem:
-                forms.add(word)
+    top = np.argpartition(-scores, _SURFACE_CHUNKS - 1)[:_SURFACE_CHUNKS] if len(scores) > _SURFACE_CHUNKS \
+        else np.arange(len(scores))
+    ids = [lexical.chunk_ids[c] for c in top.tolist() if scores[c] > 0 and lexical.chunk_ids[c]]
+    forms = {word for text in (texts_of(ids) if ids else [])
+             for word in (m.group(0).removesuffix("'s").removesuffix("’s") for m in _WORD.finditer(text))
+             if _stem(word.lower()) == stem}
     if not forms:
         return None
     return min(forms, key=lambda form: (OSA.distance(form.lower(), written.lower()),
@@ -120,10 +119,10 @@ class RealWords:
 REAL_WORDS = RealWords()
 
 
-def corrections(question: str, lexical: LexicalIndex, text_of: Callable[[str], str | None],
+def corrections(question: str, lexical: LexicalIndex, texts_of: Callable[[list[str]], list[str]],
                 words: Container[str] = REAL_WORDS) -> list[Correction]:
-    """The misspelt words of `question` and their corrections, in question order; `words` holds the real
-    words, never corrected."""
+    """The misspelt words of `question` and their corrections, in question order; `texts_of` gives the
+    texts of chunks (by id), `words` holds the real words, never corrected."""
     from rapidfuzz.distance import OSA
 
     from qa.answer.premise import _held, _Known, question_words
@@ -136,7 +135,7 @@ def corrections(question: str, lexical: LexicalIndex, text_of: Callable[[str], s
         nearest = closest_term(word.stem, lexical)
         if nearest is None:
             continue
-        surface = surface_form(nearest[0], word.text, lexical, text_of)
+        surface = surface_form(nearest[0], word.text, lexical, texts_of)
         if surface is None or surface.lower() == word.text.lower():
             continue
         if OSA.distance(surface.lower(), word.text.lower()) > _allowed(word.text):

@@ -19,13 +19,17 @@ TEXTS = {
 }
 
 
+def texts_of(ids: list[str]) -> list[str]:
+    return [TEXTS[i] for i in ids]
+
+
 @pytest.fixture(scope="module")
 def lexical() -> LexicalIndex:
     return LexicalIndex.build(list(TEXTS), list(TEXTS.values()))
 
 
 def fixed(question: str, lexical: LexicalIndex) -> str:
-    return spelling.corrected(question, spelling.corrections(question, lexical, TEXTS.get))
+    return spelling.corrected(question, spelling.corrections(question, lexical, texts_of))
 
 
 @pytest.mark.parametrize("question, expected", [
@@ -57,7 +61,7 @@ def test_words_that_are_real_short_far_or_ambiguous_are_left_alone(lexical, ques
 
 
 def test_the_corrected_word_is_written_as_the_articles_write_it(lexical):
-    found = spelling.corrections("Did Sullivan speak with the egyptain side?", lexical, TEXTS.get)
+    found = spelling.corrections("Did Sullivan speak with the egyptain side?", lexical, texts_of)
     assert [(c.written, c.corrected, c.distance) for c in found] == [("egyptain", "Egyptian", 1)]
     # Of the forms the articles write, the one closest to the question's: "pockets", not "pocket".
     assert fixed("Where were the pocketts?", lexical) == "Where were the pockets?"
