@@ -19,7 +19,8 @@ the corpus does not know (none of its forms is indexed) is replaced by the index
 
 The word put in the query is the indexed word as an article writes it (its surface form, found in a chunk
 that holds the stem), so the rewritten query reads naturally and is shown as the answer's `query`. Words are
-compared as the BM25 index stores them (lower-cased Snowball stems), against the live index's vocabulary,
+compared as the BM25 index stores them (lower-cased Snowball stems, Latin diacritics dropped: "Celoron" is
+the article's "Céloron", and "Celeron" is one edit from it), against the live index's vocabulary,
 so an article ingested a moment ago counts at once."""
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.store.lexical import LexicalIndex, _stem
+from qa.store.lexical import LexicalIndex, _stem, fold
 
 _SHORTEST = 6  # letters: shorter words are left alone
 _TWO_EDITS = 10  # letters from which two edits are allowed
@@ -99,7 +100,7 @@ def surface_form(stem: str, written: str, lexical: LexicalIndex,
              if _stem(word.lower()) == stem}
     if not forms:
         return None
-    return min(forms, key=lambda form: (OSA.distance(form.lower(), written.lower()),
+    return min(forms, key=lambda form: (OSA.distance(fold(form.lower()), fold(written.lower())),
                                         form[:1].isupper() != written[:1].isupper(), form))
 
 
@@ -136,9 +137,9 @@ def corrections(question: str, lexical: LexicalIndex, texts_of: Callable[[list[s
         if nearest is None:
             continue
         surface = surface_form(nearest[0], word.text, lexical, texts_of)
-        if surface is None or surface.lower() == word.text.lower():
+        if surface is None or fold(surface.lower()) == fold(word.text.lower()):
             continue
-        if OSA.distance(surface.lower(), word.text.lower()) > _allowed(word.text):
+        if OSA.distance(fold(surface.lower()), fold(word.text.lower())) > _allowed(word.text):
             continue
         if word.name and surface[:1].islower():
             continue  # a name is corrected to a name ("Curie" is not "curve")

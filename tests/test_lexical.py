@@ -355,3 +355,35 @@ def test_the_empty_index_works_everywhere(tmp_path):
     only_stopwords = LexicalIndex.build(["s"], ["the and of"])
     assert len(only_stopwords) == 1 and not only_stopwords.term_scores(["the", "orbit"]).any()
     assert len(LexicalIndex.load(tmp_path / "s", only_stopwords.save(tmp_path / "s"))) == 1
+
+
+@pytest.mark.parametrize("written, typed", [
+    ("Céloron", "Celoron"), ("Bogotá", "Bogota"), ("Nestlé", "Nestle"), ("São Paulo", "Sao Paulo"),
+    ("Zürich", "Zurich"), ("Straße", "Strasse"), ("Ørsted", "Orsted"), ("Łódź", "Lodz"), ("naïve", "naive"),
+    ("ÉCOLE", "ecole"), ("Dvořák", "Dvorak"), ("Nguyễn", "Nguyen"),
+])
+def test_latin_diacritics_are_folded_as_people_type_them(written, typed):
+    assert tokenize(written) == tokenize(typed) and tokenize(written)
+
+
+def test_letters_of_other_scripts_keep_their_marks():
+    # Cyrillic й is not и, Japanese が is not か, Greek ά stays: only Latin letters are folded.
+    assert tokenize("йод") != tokenize("иод")
+    assert tokenize("がっこう") != tokenize("かっこう")
+    assert lexical.fold("ελλάδα") == "ελλάδα" and lexical.fold("plain") == "plain"
+
+
+def test_a_manifest_names_the_tokenizer_and_the_first_format_loads_as_the_older_one(tmp_path):
+    index = LexicalIndex.build(["a", "b"], ["Céloron buried plates.", "The river rose."])
+    assert index.tokenizer == lexical.TOKENIZER
+    manifest = index.save(tmp_path)
+    assert manifest["tokenizer"] == lexical.TOKENIZER
+    assert LexicalIndex.load(tmp_path, manifest).tokenizer == lexical.TOKENIZER
+    older = LexicalIndex.load(tmp_path, {k: v for k, v in manifest.items() if k != "tokenizer"})
+    assert older.tokenizer != lexical.TOKENIZER
+    assert older.updated(["c"], ["More news."]).tokenizer == older.tokenizer  # versions keep their tokenizer
+    assert lexical.tokenizer_of(older.updated(["c"], ["More news."]).save(tmp_path)) == older.tokenizer
+
+
+def test_a_decomposed_accent_is_one_letter():
+    assert tokenize("Ce\u0301loron buried plates") == tokenize("Céloron buried plates") == tokenize("Celoron buried plates")

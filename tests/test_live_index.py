@@ -2,6 +2,7 @@
 duplicates stored once, damage detected by `qa check` and mended by `--repair`, and kill -9 at any moment."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -333,3 +334,60 @@ def test_ingest_killed_at_any_moment_then_rerun_passes_check(tmp_path: Path, poi
     from qa.news.facts import VERSION
 
     assert engine.store.catalog.articles_without_facts(VERSION) == []  # every article's quotes read, after all
+
+
+# ---------------------------------------------------------------- an index from before a tokenizer change
+
+def _unfolded_tokenize(text: str) -> list[str]:
+    """The first tokenizer: the same words and stems, diacritics kept ("céloron" stays "céloron")."""
+    from qa.store import lexical
+
+    stemmer = lexical._stemmer()
+    words = (m.group(0).lower().replace("’", "'").removesuffix("'s") for m in lexical._WORD.finditer(text))
+    return [stemmer.stemWord(w) for w in words if w not in lexical.STOPWORDS]
+
+
+def test_an_index_built_by_the_older_tokenizer_is_read_rebuilt_then_stored_rebuilt(tmp_path: Path, monkeypatch):
+    """An index made before diacritics were folded: its BM25 terms keep them ("céloron"). A reader rebuilds
+    it in memory (accent-free questions match at once), `qa check` names it, the next writer stores it."""
+    from qa.store import lexical
+    from qa.store.stamp import read_stamp, write_stamp
+
+    index, folder = tmp_path / "index", tmp_path / "news"
+    folder.mkdir()
+    (folder / "expedition.txt").write_text(
+        "Title: The lead plates\nDate: 2024-03-01\n\nPierre-Joseph Céloron de Blainville led an expedition down "
+        "the Ohio River in 1749. Céloron buried lead plates along the river to claim it for France.\n")
+    with monkeypatch.context() as patch:
+        patch.setattr(lexical, "tokenize", _unfolded_tokenize)
+        assert not Engine(make_settings(index)).ingest([folder], progress=False).errors
+    stamp = read_stamp(index)
+    old = {k: v for k, v in stamp.bm25.items() if k != "tokenizer"}  # as the first version wrote it
+    stamp = dataclasses.replace(stamp, bm25=old)
+    write_stamp(index, stamp)
+    saved = lexical.LexicalIndex.load(index / "bm25", old)
+    assert saved.tokenizer != lexical.TOKENIZER and "céloron" in saved.doc_freq and "celoron" not in saved.doc_freq
+
+    check = qa(index, "check", "--json")
+    assert check.returncode == 1
+    assert [f["problem"] for f in json.loads(check.stdout)["findings"]] == ["bm25-outdated"]
+
+    # While a writer is at work the catalog may move past the commit: the saved index answers as it is.
+    writer = Engine(make_settings(index))
+    with writer.store.writing(purpose="a test holding the lock"):
+        busy = Engine(make_settings(index))
+        assert busy.store.lexical().tokenizer == saved.tokenizer
+    reader = Engine(make_settings(index))
+    rebuilt = reader.store.lexical()
+    assert rebuilt.tokenizer == lexical.TOKENIZER and "celoron" in rebuilt.doc_freq and len(rebuilt) == stamp.chunks
+    answer = reader.ask("What did Celoron bury along the river?")
+    assert not answer.abstained and "don't mention" not in answer.text
+    assert any("Céloron buried lead plates" in c.quote for c in answer.citations)
+    assert read_stamp(index).bm25 == old  # a reader writes nothing
+
+    (folder / "later.txt").write_text("Title: A museum\nDate: 2024-03-02\n\nThe museum in Marietta shows one of "
+                                      "the plates.\n")
+    assert not writer.ingest([folder], progress=False).errors
+    assert lexical.tokenizer_of(read_stamp(index).bm25) == lexical.TOKENIZER
+    assert "celoron" in lexical.LexicalIndex.load(index / "bm25", read_stamp(index).bm25).doc_freq
+    assert qa(index, "check").returncode == 0

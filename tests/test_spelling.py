@@ -99,3 +99,18 @@ def test_a_word_an_article_brings_is_no_longer_corrected(tmp_path: Path):
     asked = engine.ask("What happened on Sulivan Street?")
     assert asked.to_dict()["query"] == "What happened on Sulivan Street?"
     assert asked.passages[0].title == "Street fair"
+
+
+def test_an_accent_left_out_is_no_typo_and_a_typo_becomes_the_accented_word():
+    """People type "Celoron" for Céloron: the same word (diacritics are folded), left as typed; "Celeron"
+    (one letter off, and no word in common use) is corrected to the word as the article writes it."""
+    accented = {"e": "Pierre-Joseph Céloron buried lead plates along the Ohio River.",
+                "f": "The expedition reached Bogotá in the spring."}
+    index = LexicalIndex.build(list(accented), list(accented.values()))
+
+    def accented_texts(ids: list[str]) -> list[str]:
+        return [accented[i] for i in ids]
+
+    assert spelling.corrections("What did Celoron bury near Bogota?", index, accented_texts) == []
+    found = spelling.corrections("What did Celeron bury?", index, accented_texts)
+    assert [(c.written, c.corrected) for c in found] == [("Celeron", "Céloron")]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from qa.errors import QAError
-from qa.store.lexical import LexicalIndex, LexicalIndexError
+from qa.store.lexical import TOKENIZER, LexicalIndex, LexicalIndexError
 from qa.store.stamp import StampError, read_stamp
 from qa.store.index import Store
 
@@ -27,6 +27,7 @@ class Problem(str, Enum):
     VECTOR_STORE_UNAVAILABLE = "vector-store-unavailable"
     BM25_DAMAGED = "bm25-damaged"
     BM25_MISMATCH = "bm25-mismatch"
+    BM25_OUTDATED = "bm25-outdated"  # built by an older tokenizer: readers rebuild it in memory until repaired
     CATALOG_LOST_SOURCES = "catalog-lost-sources"
 
 
@@ -141,6 +142,10 @@ def check_index(store: Store, deep: bool = True, progress: bool = False) -> Chec
         except LexicalIndexError as exc:
             report.add(Problem.BM25_DAMAGED, str(exc))
         else:
+            if lexical.tokenizer != TOKENIZER:
+                report.add(Problem.BM25_OUTDATED, f"the BM25 index was built by an older tokenizer "
+                                                  f"({lexical.tokenizer}, now {TOKENIZER}): each reader rebuilds "
+                                                  f"it in memory until the next ingest or `qa check --repair`")
             report.bm25_chunks = len(lexical)
             have, chunk_ids = lexical.ids(), catalog.chunk_id_set()
             if have != chunk_ids:

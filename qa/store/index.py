@@ -20,7 +20,7 @@ from qa.chunking import embedding_input, embedding_prefix
 from qa.config import Settings
 from qa.embedding import Encoder, get_encoder
 from qa.errors import IndexDamagedError, QAError, VectorStoreUnavailable
-from qa.store.lexical import LexicalIndex, LexicalIndexError
+from qa.store.lexical import TOKENIZER, LexicalIndex, LexicalIndexError, tokenizer_of
 from qa.store.lock import current_holder, writer_lock
 from qa.schema import Chunk
 from qa.store.stamp import Stamp, StampError, read_stamp, stat_key, write_stamp
@@ -424,6 +424,9 @@ class Store:
     def _committed_lexical(self, stamp: Stamp | None) -> LexicalIndex | None:
         if stamp is None or not stamp.bm25:
             return None
+        if tokenizer_of(stamp.bm25) != TOKENIZER:
+            log.info("rebuilding BM25: its words were split by an older tokenizer (%s)", tokenizer_of(stamp.bm25))
+            return None
         view = self._view
         if view is not None and view.stamp is not None and view.stamp.bm25 == stamp.bm25:
             return view.lexical
@@ -433,13 +436,16 @@ class Store:
             log.warning("rebuilding BM25: %s", exc)
             return None
 
+    def _lexical_from_catalog(self) -> LexicalIndex:
+        ids, texts = [], []
+        for stored in self.catalog.iter_chunks():
+            ids.append(stored.chunk.id)
+            texts.append(embedding_prefix(stored.title, stored.published) + stored.chunk.text)
+        return LexicalIndex.build(ids, texts)
+
     def _lexical_in_line(self, base: LexicalIndex | None) -> LexicalIndex:
         if base is None:
-            ids, texts = [], []
-            for stored in self.catalog.iter_chunks():
-                ids.append(stored.chunk.id)
-                texts.append(embedding_prefix(stored.title, stored.published) + stored.chunk.text)
-            return LexicalIndex.build(ids, texts)
+            return self._lexical_from_catalog()
         wanted = self.catalog.chunk_id_set()
         have = base.ids()
         add = sorted(wanted - have)
@@ -495,8 +501,29 @@ class Store:
                 lexical = LexicalIndex.load(self.settings.bm25_dir, stamp.bm25)
             except LexicalIndexError as exc:
                 raise IndexDamagedError(f"the BM25 index cannot be used ({exc})") from exc
+            if lexical.tokenizer != TOKENIZER:
+                lexical = self._lexical_current(stamp, lexical)
         self._refresh_vectors(stamp)
         return View(key, stamp, lexical, time.monotonic())
+
+    def _lexical_current(self, stamp: Stamp, saved: LexicalIndex) -> LexicalIndex:
+        """A committed BM25 index whose words an older tokenizer split (an index made before an upgrade),
+        rebuilt here in memory from the catalog, the same as the next writer's commit will store it, so
+        questions are matched with this version's terms meanwhile. Only while the catalog is at that commit
+        (no writer at work, same generation before and after the rebuild); otherwise the saved index answers
+        as it is until the writer at work commits its rebuild."""
+        def settled() -> bool:
+            return current_holder(self.settings.index_dir) is None and self.catalog.generation() == stamp.generation
+
+        if not settled():
+            return saved
+        log.warning("the BM25 index in %s was built by an older tokenizer (%s): rebuilding it in memory; "
+                    "the next ingest or `qa check --repair` stores the rebuilt one", self.settings.bm25_dir,
+                    saved.tokenizer)
+        rebuilt = self._lexical_from_catalog()
+        if not settled() or len(rebuilt) != stamp.chunks:
+            return saved
+        return rebuilt
 
     def _refresh_vectors(self, stamp: Stamp) -> None:
         """An embedded Chroma client keeps its own copy of the vector index in memory and never sees what

@@ -9,6 +9,7 @@ import math
 import os
 import re
 import threading
+import unicodedata
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -39,13 +40,46 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+# Letters that carry no diacritic to drop but are written plainly in English text ("Straße", "Ørsted", "Łódź").
+_LATIN_PLAIN = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th",
+                              "ı": "i", "ŀ": "l"})
+
+
+def _latin(char: str) -> bool:
+    return char < "\u0250" or "\u1e00" <= char <= "\u1eff"
+
+
+def fold(word: str) -> str:
+    """A lower-case word with the diacritics of its Latin letters dropped ("céloron" -> "celoron", "bogotá"
+    -> "bogota", "straße" -> "strasse"), as people type names in chat and as MiniLM's uncased tokenizer reads
+    them. Letters of other scripts are kept whole (Cyrillic "й", Japanese voiced kana, Devanagari vowel
+    signs: their marks are part of the letter)."""
+    if word.isascii():
+        return word
+    out = []
+    for char in word:
+        if char.isascii() or not _latin(char):
+            out.append(char)
+            continue
+        out.append("".join(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c))
+                   .translate(_LATIN_PLAIN))
+    return "".join(out)
+
+
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    return _stemmer().stemWord(word)
+    return _stemmer().stemWord(fold(word))
+
+
+# The tokenizer's version, in every saved BM25 manifest: an index whose words were split by another
+# version is rebuilt (by the writer; in memory by a reader meanwhile), never queried with this one's terms.
+TOKENIZER = "snowball-en+fold-latin/2"  # /1 (no "tokenizer" key): diacritics kept
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased, stemmed content words."""
+    """Lower-cased, stemmed content words, Latin diacritics dropped (`fold`)."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)  # a decomposed "é" (e + U+0301) is one letter, not a break
     words = (m.group(0).lower().replace("’", "'") for m in _WORD.finditer(text))
     return [_stem(w.removesuffix("'s")) for w in words if w not in STOPWORDS and w.removesuffix("'s") not in STOPWORDS]
 
@@ -99,6 +133,12 @@ _LEGACY_FILES = frozenset({
 })  # the bm25s files of the previous format, removed by remove_unused
 _PREFIXES = ("seg-", "del-", "voc-")
 _TEMP = ".tmp-"
+
+
+def tokenizer_of(manifest: dict) -> str:
+    """The tokenizer version a saved manifest was built with (the first version wrote none)."""
+    version = manifest.get("tokenizer") if isinstance(manifest, dict) else None
+    return version if isinstance(version, str) else "snowball-en/1"
 
 
 class LexicalIndexError(Exception):
@@ -218,7 +258,8 @@ class _Vocabulary:
     """Term -> global term id, append-only and shared by every version derived from one build or load
     (each version knows how many terms it uses, so terms appended later are invisible to it)."""
 
-    def __init__(self, terms: Sequence[str] = ()):
+    def __init__(self, terms: Sequence[str] = (), tokenizer: str = TOKENIZER):
+        self.tokenizer = tokenizer  # the `tokenize` version that split the words of every version's texts
         self.terms: list[str] = list(terms)
         self.index: dict[str, int] = _TermIds()
         self.index.update(zip(self.terms, range(len(self.terms))))
@@ -585,6 +626,11 @@ class LexicalIndex:
 
     # ---------------------------------------------------------------------------------------- querying
     @property
+    def tokenizer(self) -> str:
+        """The `tokenize` version its texts were split with (`TOKENIZER`, or an older one's, once loaded)."""
+        return self._vocabulary.tokenizer
+
+    @property
     def size(self) -> int:
         """Number of columns of `term_scores` (live and removed chunks)."""
         return len(self.chunk_ids)
@@ -656,7 +702,7 @@ class LexicalIndex:
                 entry["tombstones"] = {**dead.record.entry(), "docs": dead.count}
             segments.append(entry)
         _fsync_directory(directory)  # the renames (this save's, or an interrupted one's) are durable
-        return {"format": FORMAT, "chunks": self._n_live, "columns": self.size, "terms": self._n_terms,
+        return {"format": FORMAT, "tokenizer": self.tokenizer, "chunks": self._n_live, "columns": self.size, "terms": self._n_terms,
                 "total_length": self._total_length, "vocabulary": vocabulary, "segments": segments}
 
     @classmethod
@@ -692,7 +738,7 @@ class LexicalIndex:
         if len(terms) != n_terms:
             raise LexicalIndexError(f"the BM25 vocabulary in {directory} holds {len(terms)} terms, "
                                     f"the manifest says {n_terms}")
-        vocabulary = _Vocabulary(terms)
+        vocabulary = _Vocabulary(terms, tokenizer_of(manifest))
         if len(vocabulary.index) != len(terms):
             raise LexicalIndexError(f"the BM25 vocabulary in {directory} repeats terms")
         vocabulary.pieces = {(s, e): _VocabularyPiece(vocabulary, s, e, r) for s, e, r in pieces}
