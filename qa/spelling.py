@@ -10,6 +10,8 @@ the corpus does not know (none of its forms is indexed) is replaced by the index
   neighbours: "Heian" / "Henan");
 - a name is corrected to a name ("Curie" is not "curve"); a word typed in lower case may be one
   ("egyptain" → "Egyptian"), as people type in chat;
+- a function word the index does not hold is found too ("betwen" -> "between": otherwise the premise check
+  says the articles don't mention "betwen");
 - the first letter is kept (people rarely mistype it, and it keeps "Huguenots" from becoming anything);
 - of several at the same distance, the one most chunks hold; none when two tie on both;
 - the word as written must not be a real word, one in common use in English (wordfreq's lists: "packet",
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.store.lexical import LexicalIndex, _stem, fold
+from qa.store.lexical import STOPWORDS, LexicalIndex, _stem, fold
 
 _SHORTEST = 6  # letters: shorter words are left alone
 _TWO_EDITS = 10  # letters from which two edits are allowed
@@ -85,6 +87,25 @@ def closest_term(stem: str, lexical: LexicalIndex) -> tuple[str, int] | None:
     return ranked[0][1], int(nearest)
 
 
+_LONG_STOPWORDS = sorted(w for w in STOPWORDS if len(w) >= _SHORTEST - 1)
+
+
+def closest_stopword(word: str) -> str | None:
+    """The function word a misspelt word stands for ("betwen" -> "between", "becuase" -> "because"): the
+    index holds no function words, so `closest_term` cannot find them; one alone at the nearest distance."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    lower = word.lower()
+    found = process.extract(lower, [w for w in _LONG_STOPWORDS if w[0] == lower[:1]], scorer=OSA.distance,
+                            score_cutoff=_allowed(word), limit=None)
+    if not found:
+        return None
+    nearest = min(d for _, d, _ in found)
+    best = [w for w, d, _ in found if d == nearest]
+    return best[0] if len(best) == 1 else None
+
+
 def surface_form(stem: str, written: str, lexical: LexicalIndex,
                  texts_of: Callable[[list[str]], list[str]]) -> str | None:
     """The word closest to `written` whose stem is `stem`, as the chunks that hold the stem most write it
@@ -133,6 +154,11 @@ def corrections(question: str, lexical: LexicalIndex, texts_of: Callable[[list[s
     unknown = [w for w in question_words(question)
                if len(w.text) >= _SHORTEST and w.text.isalpha() and w.text not in words and not _held(w, known)]
     for word in unknown[:_MOST_WORDS]:
+        stopword = None if word.name else closest_stopword(word.text)  # a name stays a name
+        if stopword is not None:
+            surface = stopword[0].upper() + stopword[1:] if word.text[:1].isupper() else stopword
+            out.append(Correction(word.text, surface, int(OSA.distance(stopword, word.text.lower()))))
+            continue
         nearest = closest_term(word.stem, lexical)
         if nearest is None:
             continue

@@ -54,6 +54,21 @@ def test_demonyms_and_their_countries_are_the_same_word():
     assert premise.missing_terms("Which part won?", [passage("The party won.")], LEXICAL) == ["part"]
 
 
+def test_contractions_months_and_decades_are_not_missing_words():
+    """Found on the squad bench: "The articles don't mention “wouldn't”", "... don't mention Feb" (the
+    article writes February), "... don't mention 1990" (it writes the 1990s)."""
+    temple = [passage("The Jewish people gathered in the streets so the pagan statues were not put in the temple "
+                      "in February 1990, and again in the 1980s.")]
+    assert premise.missing_terms("What did they do so pagan items wouldn't be in the temple?", temple, LEXICAL) == \
+        ["items"]
+    assert premise.missing_terms("What happened in the temple in Feb 1990?", temple, LEXICAL) == []
+    assert premise.missing_terms("What happened in the temple in 1980?", temple, LEXICAL) == []
+    assert premise.missing_terms("What happened in the temple in the 1990s?", temple, LEXICAL) == []
+    # only a month's own abbreviations: "Feb" is not held by "March"
+    assert premise.missing_terms("What happened in Feb?", [passage("It happened in March.")], LEXICAL) == ["Feb"]
+    assert premise.missing_terms("What happened in 1970?", temple, LEXICAL) == ["1970"]
+
+
 def test_missing_words_are_ranked_unknown_first_then_names():
     missing = premise.missing_terms("Did Macron speak with the Jordanian minister about sourdough?", TOP, LEXICAL)
     assert missing[:2] == ["Macron", "sourdough"]  # both unknown to the corpus; the name first

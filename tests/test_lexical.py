@@ -387,3 +387,9 @@ def test_a_manifest_names_the_tokenizer_and_the_first_format_loads_as_the_older_
 
 def test_a_decomposed_accent_is_one_letter():
     assert tokenize("Ce\u0301loron buried plates") == tokenize("Céloron buried plates") == tokenize("Celoron buried plates")
+
+
+def test_a_contraction_counts_as_its_first_word():
+    assert tokenize("items wouldn't be there; they're sure it can't, won't") == ["item", "sure"]
+    assert tokenize("Sullivan'll go; Sullivan's plan") == ["sullivan", "go", "sullivan", "plan"]
+    assert tokenize("O'Neill and rock'n'roll") == [lexical._stem("o'neill"), lexical._stem("rock'n"), "roll"]

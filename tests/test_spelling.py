@@ -114,3 +114,15 @@ def test_an_accent_left_out_is_no_typo_and_a_typo_becomes_the_accented_word():
     assert spelling.corrections("What did Celoron bury near Bogota?", index, accented_texts) == []
     found = spelling.corrections("What did Celeron bury?", index, accented_texts)
     assert [(c.written, c.corrected) for c in found] == [("Celeron", "Céloron")]
+
+
+def test_a_misspelt_function_word_is_corrected_though_the_index_holds_none():
+    """"betwen" is one edit from "between", which BM25 never indexes: without this the premise check says
+    "The articles don't mention “betwen”" (found on the squad bench)."""
+    assert fixed("What is the difference betwen Sullivan and Netanyahu?", lexical_index()) == \
+        "What is the difference between Sullivan and Netanyahu?"
+    assert spelling.closest_stopword("Betwen") == "between" and spelling.closest_stopword("bottom") is None
+
+
+def lexical_index() -> LexicalIndex:
+    return LexicalIndex.build(list(TEXTS), list(TEXTS.values()))

@@ -55,9 +55,17 @@ for _forms in _VERB_FORMS:
     _stems = frozenset(_stem(f) for f in _forms.split())
     for _form in _forms.split():
         _VERB_STEMS[_form] = _stems
+# A month and its abbreviations are the same word ("Feb 2010" is the articles' "February 2010").
+_SAME_WORDS = ["jan january", "feb february", "mar march", "apr april", "jun june", "jul july", "aug august",
+               "sep sept september", "oct october", "nov november", "dec december"]
+for _forms in _SAME_WORDS:
+    _stems = frozenset(_stem(f) for f in _forms.split())
+    for _form in _forms.split():
+        _VERB_STEMS[_form] = _VERB_STEMS.get(_form, frozenset()) | _stems
 _IRREGULAR_BACK: dict[str, list[str]] = {}
 for _adjective, _country in _IRREGULAR.items():
     _IRREGULAR_BACK.setdefault(_country, []).append(_adjective)
+_YEAR = re.compile(r"1\d{3}s?|20\d{2}s?")
 _MIN_BASE = 4  # what remains of a word after stripping an ending: at least this many letters
 
 # Words that open a question or name its kind of answer rather than its topic (never reported missing).
@@ -97,11 +105,14 @@ def question_words(question: str) -> list[QuestionWord]:
 
 
 def related_stems(word: str) -> set[str]:
-    """The stems that count as the same word: its own (and an irregular verb's other forms: speak, spoke)
+    """The stems that count as the same word: its own (and an irregular verb's other forms: speak, spoke; a
+    month's abbreviations: Feb, February; a year's decade: 1990, 1990s)
     and, for a capitalised word, its base (Jordanian → jordan, Israelis → israel) and its demonyms (Jordan →
     jordanian). Lower-case words get no endings: "part" must not count as held by "party"."""
     lower = word.lower().replace("’", "'").removesuffix("'s")
     stems = {_stem(lower)} | _VERB_STEMS.get(lower, frozenset())
+    if _YEAR.fullmatch(lower):  # a year and its decade: "1990" is held by "the 1980s and 1990s", and back
+        stems.add(_stem(lower[:4] if lower.endswith("s") else lower + "s"))
     if not word[:1].isupper() or not lower.isalpha() or len(lower) < 4:
         return stems
     for form in _forms(lower):

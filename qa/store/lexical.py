@@ -73,15 +73,32 @@ def _stem(word: str) -> str:
 
 # The tokenizer's version, in every saved BM25 manifest: an index whose words were split by another
 # version is rebuilt (by the writer; in memory by a reader meanwhile), never queried with this one's terms.
-TOKENIZER = "snowball-en+fold-latin/2"  # /1 (no "tokenizer" key): diacritics kept
+TOKENIZER = "snowball-en+fold-latin+contractions/3"
+# /1 (no "tokenizer" key): diacritics kept; /2: contractions kept whole ("wouldn't", "they're" were terms)
+
+# A contraction's ending ("wouldn't" -> would, "they're" -> they), dropped before the stopword test.
+_CONTRACTION = re.compile(r"(?:n't|'re|'ve|'ll|'d|'m)$")
+_IRREGULAR_CONTRACTIONS = {"can't": "can", "won't": "will", "shan't": "shall", "ain't": "is"}
+
+
+def _base_word(word: str) -> str:
+    """A lower-cased word without its possessive or a contraction's ending."""
+    if "'" not in word:
+        return word
+    word = word.removesuffix("'s")
+    found = _CONTRACTION.search(word)
+    if found is not None:
+        word = _IRREGULAR_CONTRACTIONS.get(word) or word[: found.start()]
+    return word
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-cased, stemmed content words, Latin diacritics dropped (`fold`)."""
+    """Lower-cased, stemmed content words, Latin diacritics dropped (`fold`); a contraction counts as its
+    first word ("wouldn't" is "would", a stopword; "Sullivan'll" is "sullivan")."""
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)  # a decomposed "é" (e + U+0301) is one letter, not a break
-    words = (m.group(0).lower().replace("’", "'") for m in _WORD.finditer(text))
-    return [_stem(w.removesuffix("'s")) for w in words if w not in STOPWORDS and w.removesuffix("'s") not in STOPWORDS]
+    words = (_base_word(m.group(0).lower().replace("’", "'")) for m in _WORD.finditer(text))
+    return [_stem(w) for w in words if w and w not in STOPWORDS]
 
 
 _SENTENCE_TERMS: "OrderedDict[str, tuple[frozenset[str], ...]]" = OrderedDict()
