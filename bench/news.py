@@ -103,6 +103,7 @@ def _read_folder(folder: Path) -> tuple[dict[str, str], str | None]:
 def load(data: Path) -> tuple[list[dict], str | None]:
     """The <YEAR> questions, each with its gold answer and its search-result pages; and the data commit."""
     from qa.evaluation import contains
+    from qa.sources.articles import html_fragment_to_text
 
     files, commit = _read_git(data) if _is_git_dir(data) else _read_folder(data)
     files = {n: t for n, t in files.items() if n.startswith(YEAR)}  # never anything but the held-in year
@@ -124,15 +125,18 @@ def load(data: Path) -> tuple[list[dict], str | None]:
             search = searches.get(q["question_id"], {})
             pages = [p for p in search.get("search_result") or [] if (p.get("text") or "").strip()]
             answer = q["choices"][int(q["answer"][0])]
+            # 35 of THE WEEK's questions carry the quiz page's markup (<a href=...>UK</a>): the quiz shows
+            # its text, and that is what a reader would ask
+            question = html_fragment_to_text(q["question_sentence"])
             questions.append({
                 "id": q["question_id"],
-                "question": q["question_sentence"],
+                "question": question,
                 "answer": answer,
                 "date": _iso(q.get("question_date")),
                 "source": q.get("question_source"),
                 "pages": pages,
                 "answer_in_pages": any(contains(f"{p.get('title') or ''}\n{p['text']}", answer) for p in pages),
-                "answer_in_context": in_context(q["question_sentence"], answer, pages),
+                "answer_in_context": in_context(question, answer, pages),
             })
     if not questions:
         sys.exit(f"no {YEAR} questions found in {data} (expected past/{YEAR}/*_qa.jsonl)")
