@@ -8,7 +8,7 @@ import pytest
 
 from conftest import make_settings
 from qa.answer import extractive
-from qa.answer.short_answer import brings_answer, profile
+from qa.answer.short_answer import brings_answer, names_places, profile
 from qa.engine import Engine
 
 EXPLAINER = {
@@ -35,16 +35,27 @@ CRASH = {
         "Three crew members were aboard the MD-11, according to the company."
     ),
 }
+SUSPENSION = {
+    "id": "court-suspends-premier",
+    "title": "Court suspends the prime minister",
+    "published": "2022-08-24",
+    "text": (
+        "Five of the nine constitutional court judges agreed on Wednesday that Prayut should be suspended as "
+        "prime minister while the court considers his case.\n\n"
+        "The ruling came from the constitutional court of Thailand, where the deputy leader now runs the "
+        "government."
+    ),
+}
 
 
 @pytest.fixture(scope="module")
 def explainer_engine(tmp_path_factory) -> Engine:
     base = tmp_path_factory.mktemp("explainers")
     corpus = base / "explainers.jsonl"
-    corpus.write_text("".join(json.dumps(a) + "\n" for a in (EXPLAINER, CRASH)))
+    corpus.write_text("".join(json.dumps(a) + "\n" for a in (EXPLAINER, CRASH, SUSPENSION)))
     engine = Engine(make_settings(base / "index"))
     report = engine.ingest([corpus], progress=False)
-    assert not report.errors and report.articles_ingested == 2
+    assert not report.errors and report.articles_ingested == 3
     return engine
 
 
@@ -61,6 +72,23 @@ def test_brings_answer_needs_a_span_of_the_asked_kind_beyond_the_questions_words
     asked = profile(question)
     assert brings_answer(asked, holds)
     assert not brings_answer(asked, restates)
+
+
+@pytest.mark.parametrize("question, place, elsewhere", [
+    # RealTimeQA 2025: the sentence about the judges names a person and a day, not the country
+    ("The prime minister of which country has been suspended by the court?",
+     "The court in Thailand suspended the prime minister on Wednesday.",
+     "Five out of nine judges agreed on Wednesday that Prayut should be suspended."),
+    ("In which city did the driver ram a truck into a crowd?",
+     "The driver rammed a truck into a crowd in New Orleans.",
+     "Police say Shamsud-Din Jabbar rammed a truck into a crowd on Wednesday."),
+    ("Where did the UPS plane crash?", "The UPS plane crashed at Louisville Muhammad Ali International Airport.",
+     "The UPS plane crashed, Jennifer Homendy said."),
+])
+def test_a_place_question_is_brought_a_place_not_a_person_or_a_day(question, place, elsewhere):
+    asked = profile(question)
+    assert brings_answer(asked, place) and brings_answer(asked, elsewhere)  # both hold a name
+    assert names_places(asked, [place, elsewhere]) == [True, False]  # only one of them a place
 
 
 def test_questions_that_ask_for_no_typed_answer_favour_no_sentence():
@@ -98,6 +126,19 @@ def test_a_sentence_with_the_answer_beats_one_that_restates_the_question(explain
     monkeypatch.setattr(extractive, "ANSWER_WEIGHT", 0.0)
     _, plain = _draft(explainer_engine, TURKEYS)
     assert plain.candidates[0].text.startswith("Turkey is typically the centerpiece")
+
+
+def test_for_a_place_question_the_sentence_naming_a_place_comes_first(explainer_engine, monkeypatch):
+    question = "The prime minister of which country has been suspended by the constitutional court?"
+    answer, draft = _draft(explainer_engine, question)
+    assert "Thailand" in draft.candidates[0].text
+    assert "constitutional court of Thailand" in answer.text
+    person = next(s for s in draft.candidates if "Prayut" in s.text)
+    assert person.score == person.base  # a person and a day: no answer to "which country"
+    # Unchecked, the sentence about the judges comes first: it holds more of the question's words.
+    monkeypatch.setattr(extractive, "PLACES_CHECKED", 0)
+    _, plain = _draft(explainer_engine, question)
+    assert "Prayut" in plain.candidates[0].text
 
 
 def test_a_question_in_the_article_is_not_its_answer_the_sentence_after_it_is(explainer_engine):

@@ -19,7 +19,8 @@ CONTEXT_DISCOUNT = 0.5  # a question term found only in the title or the previou
 # A sentence that holds what the question asks for (a name for which/who/where, a number for how many, a
 # date for when: short_answer.brings_answer) is preferred to one that only restates the question. Tuned on
 # RealTimeQA 2025 (bench/news.py: answer recall 0.44 -> 0.52 on its questions whose pages hold the answer);
-# no change on 400 answerable squad-v2-dev questions outside the bench sample (answer recall 0.865).
+# no change on 400 answerable squad-v2-dev questions outside the bench sample (answer recall 0.865). For a
+# place question the name must be a place's (_take_back_placeless).
 ANSWER_WEIGHT = 0.15
 # A sentence that is itself a question ("Where did the crash occur?", a heading in a news explainer) is
 # never quoted as an answer while any other sentence can be; the sentence after it often is the answer,
@@ -120,6 +121,7 @@ class ExtractiveAnswerer:
         if not scored:
             return Draft([], [], None, 0.0, True)
         scored.sort(key=lambda s: -s.score)
+        _take_back_placeless(asked, scored)
 
         best = max(scored, key=lambda s: s.base)  # abstention's features are the unadjusted best's
         checked = premise.check(question, top, lexical)
@@ -193,6 +195,21 @@ class ExtractiveAnswerer:
 
 
 _CLOSING = " \"'”’)]"
+PLACES_CHECKED = 6  # the best sentences whose names are checked for a place (one batch of spaCy's recogniser)
+
+
+def _take_back_placeless(asked: short_answer.Profile, scored: list[ScoredSentence]) -> None:
+    """For a place question, a sentence among the best whose names are no place's (a person's, a day's:
+    short_answer.names_places) loses its ANSWER_WEIGHT; `scored` is sorted again, best first."""
+    if asked.kind is not short_answer.AnswerType.PLACE:
+        return
+    favoured = [s for s in scored[:PLACES_CHECKED] if s.score > s.base]
+    placeless = [s for s, named in zip(favoured, short_answer.names_places(asked, [s.text for s in favoured]))
+                 if not named]
+    for sentence in placeless:
+        sentence.score = sentence.base
+    if placeless:
+        scored.sort(key=lambda s: -s.score)
 
 
 def _asks(text: str) -> bool:
