@@ -201,9 +201,9 @@ PLACES_CHECKED = 6  # the best sentences whose names are checked for a place (on
 def _take_back_placeless(asked: short_answer.Profile, scored: list[ScoredSentence]) -> None:
     """For a place question, a sentence among the best whose names are no place's (a person's, a day's:
     short_answer.names_places) loses its ANSWER_WEIGHT; `scored` is sorted again, best first."""
-    if asked.kind is not short_answer.AnswerType.PLACE:
-        return
     favoured = [s for s in scored[:PLACES_CHECKED] if s.score > s.base]
+    if asked.kind is not short_answer.AnswerType.PLACE or not favoured:
+        return  # nothing to check: spaCy is not run
     placeless = [s for s, named in zip(favoured, short_answer.names_places(asked, [s.text for s in favoured]))
                  if not named]
     for sentence in placeless:
