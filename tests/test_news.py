@@ -16,6 +16,7 @@ from qa.news.dates import resolve
 from qa.news.nlp import parse
 from qa.news.people import People, find_people
 from qa.news.quotes import QuoteKind, extract_quotes
+from qa.news.when import frame
 
 SAMPLE_0 = (EXAMPLES / "000_8e03b75251222fb2.txt").read_text()
 SAMPLE_1 = (EXAMPLES / "001_0029e68a5cbbc7e8.txt").read_text()
@@ -132,6 +133,18 @@ def test_dates_resolve_against_a_wednesday_publication():
     assert {m.text for m in resolve(text, None)} == {"3 May 2021"}
 
 
+def test_a_weekday_that_names_no_one_day_is_not_resolved():
+    # A rule or a named day is not "the latest such day before publication": RealTimeQA's page on February's
+    # holidays read "on the third Monday (13 January 2025) in January".
+    text = ("MLK Day is held on the third Monday in January. Memorial Day is the last Monday of May. "
+            "Shops open early on Black Friday. Markets close every Friday. It was on a Sunday. "
+            "Voters went to the polls on Super Tuesday. He spoke on Tuesday in Washington.")
+    found = {m.text: m.date for m in resolve(text, "2025-02-20")}  # a Thursday
+    assert found == {"on Tuesday": "2025-02-18"}
+    # ... and a question about a rule names no time frame to rank by.
+    assert frame("Which US holiday takes place on the third Monday of February every year?", "2025-02-20").first is None
+
+
 # ---------------------------------------------------------------- stored, answered, listed
 def test_engine_answers_who_said_what_from_stored_quotes(sample_engine: Engine):
     answer = sample_engine.ask("What did Sullivan convey?")
@@ -234,7 +247,7 @@ def test_an_index_without_quotes_is_read_at_the_next_ingest(tmp_path, sample_art
 
 # ---------------------------------------------------------------- the question's time frame, as of a date
 def test_time_frame_of_a_question_as_of_a_date():
-    from qa.news.when import frame, weight
+    from qa.news.when import weight
 
     wednesday = frame("What happened on Wednesday?", "2021-05-13")
     assert (str(wednesday.first), str(wednesday.last), wednesday.explicit) == ("2021-05-12", "2021-05-12", True)

@@ -34,6 +34,11 @@ _PATTERN = re.compile(
 _FUTURE = re.compile(r"\b(will|shall|is to|are to|is due|are due|plans? to|is expected to|are expected to|"
                      r"is scheduled|are scheduled|next|upcoming|tomorrow)\b", re.I)
 _NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3}
+# A weekday that names no one day: a rule ("the third Monday of February", "every Friday", "on a Sunday")
+# or a named day ("Black Friday", "Super Tuesday"), which is not the latest such day before publication.
+_NOT_ONE_DAY_BEFORE = re.compile(r"\b(?:first|second|third|fourth|fifth|final|every|each|any|a|black|good|super|"
+                                 r"cyber|giving|ash|easter|palm|bloody|holy|maundy)\s+$", re.I)
+_NOT_ONE_DAY_AFTER = re.compile(rf"\s+(?:of|in)\s+(?:each\s+|every\s+|the\s+month\b|{_MONTH}(?!\s+\d))", re.I)
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,9 @@ def resolve(text: str, published: str | None) -> list[DateMention]:
     found: list[DateMention] = []
     for match in _PATTERN.finditer(text):
         span = (match.start(), match.end())
+        if match.group("weekday") and (_NOT_ONE_DAY_BEFORE.search(text, max(0, span[0] - 12), span[0])
+                                       or _NOT_ONE_DAY_AFTER.match(text, span[1])):
+            continue
         days = _resolve_match(match, base, _sentence_around(text, *span))
         if days is not None:
             first, last = days
