@@ -69,6 +69,21 @@ def test_contractions_months_and_decades_are_not_missing_words():
     assert premise.missing_terms("What happened in 1970?", temple, LEXICAL) == ["1970"]
 
 
+def test_a_country_abbreviation_is_held_by_its_name_and_its_people():
+    """RealTimeQA: "In 1803, the US purchased the Louisiana Territory from which country?" was told "The
+    closest passages don't mention US" over a passage on the United States' purchase from France."""
+    question = "In 1803, the US purchased the Louisiana Territory from which country?"
+    for text in ["The United States bought the Louisiana Territory from France in 1803.",
+                 "The U.S. bought the Louisiana Territory from France in 1803.",
+                 "American envoys bought the Louisiana Territory from France in 1803."]:
+        assert "US" not in premise.missing_terms(question, [passage(text)], LEXICAL), text
+    # spelled out means every word of the name: "the states" is not the US
+    assert "US" in premise.missing_terms(question, [passage("The states bought the Louisiana Territory in 1803.")],
+                                         LEXICAL)
+    assert premise.missing_terms("What did the U.K. say?", [passage("Britain said no.")], LEXICAL) == []
+    assert premise.missing_terms("What did the UK say?", [passage("France said no.")], LEXICAL) == ["UK"]
+
+
 def test_missing_words_are_ranked_unknown_first_then_names():
     missing = premise.missing_terms("Did Macron speak with the Jordanian minister about sourdough?", TOP, LEXICAL)
     assert missing[:2] == ["Macron", "sourdough"]  # both unknown to the corpus; the name first

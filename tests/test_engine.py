@@ -113,3 +113,25 @@ def test_list_questions_cover_each_item_once_across_articles(sample_engine):
 def test_a_further_sentence_must_add_something(sample_engine):
     answer = sample_engine.ask("What did Sullivan convey?")
     assert len(answer.citations) == 2  # both things he conveyed, nothing restating them
+
+
+def test_a_question_writing_us_finds_and_answers_an_article_writing_u_s(tmp_path):
+    """News writes "U.S.", people type "US": the same word to BM25 and to the premise check."""
+    from conftest import make_settings
+    from qa.engine import Engine
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "louisiana.txt").write_text(
+        "Title: The Louisiana Purchase\nDate: 2025-07-01\n\nThe U.S. purchased the Louisiana Territory from "
+        "France in 1803. The deal doubled the size of the young country.\n")
+    (folder / "canals.txt").write_text(
+        "Title: Canals\nDate: 2025-07-02\n\nThe Erie Canal opened in 1825 and linked the Hudson River to the "
+        "Great Lakes.\n")
+    engine = Engine(make_settings(tmp_path / "index"))
+    assert not engine.ingest([folder], progress=False).errors
+    assert engine.store.lexical().doc_freq.get("us") == 1
+    answer = engine.ask("In 1803, the US purchased the Louisiana Territory from which country?")
+    assert not answer.abstained and answer.note is None
+    assert "don't mention" not in answer.text
+    assert "from France in 1803" in answer.citations[0].quote

@@ -393,3 +393,10 @@ def test_a_contraction_counts_as_its_first_word():
     assert tokenize("items wouldn't be there; they're sure it can't, won't") == ["item", "sure"]
     assert tokenize("Sullivan'll go; Sullivan's plan") == ["sullivan", "go", "sullivan", "plan"]
     assert tokenize("O'Neill and rock'n'roll") == [lexical._stem("o'neill"), lexical._stem("rock'n"), "roll"]
+
+
+def test_a_dotted_acronym_is_the_word_its_letters_spell():
+    # News writes "U.S.", people type "US": the same term ("U.S." was "u" and the stopword "s").
+    assert tokenize("the U.S. and the U.N. met in Washington, D.C.") == tokenize("the US and the UN met in Washington DC")
+    assert tokenize("U.S.-based firms") == ["us", "base", "firm"]
+    assert tokenize("J. Smith bought 3.5 acres") == ["j", "smith", "bought", "3", "5", "acr"]  # no acronym here

@@ -16,7 +16,7 @@ from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 
 from qa.schema import Passage
-from qa.store.lexical import STOPWORDS, LexicalIndex, _stem, sentence_terms, tokenize
+from qa.store.lexical import STOPWORDS, LexicalIndex, _stem, sentence_terms, tokenize, undot_acronyms
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 
@@ -62,6 +62,17 @@ for _forms in _SAME_WORDS:
     _stems = frozenset(_stem(f) for f in _forms.split())
     for _form in _forms.split():
         _VERB_STEMS[_form] = _VERB_STEMS.get(_form, frozenset()) | _stems
+# A country's abbreviation is its name and its people ("US" is held by the articles' "American", "America"),
+# or its name spelled out: every stem of one of these phrases ("United States").
+_COUNTRY_WORDS = ["us usa america american", "uk britain british", "uae emirates emirati"]
+for _forms in _COUNTRY_WORDS:
+    _stems = frozenset(_stem(f) for f in _forms.split())
+    for _form in _forms.split()[:1]:
+        _VERB_STEMS[_form] = _VERB_STEMS.get(_form, frozenset()) | _stems
+_SPELLED_OUT = {"us": ["united states"], "usa": ["united states"], "uk": ["united kingdom", "great britain"],
+                "uae": ["united arab emirates"], "un": ["united nations"], "eu": ["european union"],
+                "nato": ["north atlantic treaty"]}
+_SPELLED_OUT_STEMS = {short: [frozenset(tokenize(p)) for p in phrases] for short, phrases in _SPELLED_OUT.items()}
 _IRREGULAR_BACK: dict[str, list[str]] = {}
 for _adjective, _country in _IRREGULAR.items():
     _IRREGULAR_BACK.setdefault(_country, []).append(_adjective)
@@ -87,6 +98,7 @@ class QuestionWord:
 def question_words(question: str) -> list[QuestionWord]:
     """The content words of the question, in order, once each (by stem)."""
     out, seen = [], set()
+    question = undot_acronyms(question)  # "U.S." is the word "US", as the index reads it
     for position, match in enumerate(_WORD.finditer(question)):
         text = match.group(0)
         lower = text.lower().replace("’", "'").removesuffix("'s")
@@ -154,7 +166,10 @@ def base_stems(word: str) -> set[str]:
 def _held(word: QuestionWord, terms: Container[str]) -> bool:
     if word.stem in terms:
         return True
-    return any(s in terms for s in related_stems(word.text))
+    if any(s in terms for s in related_stems(word.text)):
+        return True
+    spelled = _SPELLED_OUT_STEMS.get(word.text.lower()) if word.text.isupper() else None
+    return bool(spelled) and any(all(s in terms for s in phrase) for phrase in spelled)
 
 
 class _Known:

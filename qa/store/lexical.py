@@ -73,8 +73,12 @@ def _stem(word: str) -> str:
 
 # The tokenizer's version, in every saved BM25 manifest: an index whose words were split by another
 # version is rebuilt (by the writer; in memory by a reader meanwhile), never queried with this one's terms.
-TOKENIZER = "snowball-en+fold-latin+contractions/3"
-# /1 (no "tokenizer" key): diacritics kept; /2: contractions kept whole ("wouldn't", "they're" were terms)
+TOKENIZER = "snowball-en+fold-latin+contractions+acronyms/4"
+# /1 (no "tokenizer" key): diacritics kept; /2: contractions kept whole ("wouldn't", "they're" were terms);
+# /3: a dotted acronym split into letters ("U.S." was "u" and the stopword "s", never the question's "US")
+
+# A dotted acronym ("U.S.", "U.N.", "D.C."), read as the word its letters spell.
+_DOTTED = re.compile(r"(?<![^\W_])(?:[^\W\d_]\.){2,}(?![^\W_])")
 
 # A contraction's ending ("wouldn't" -> would, "they're" -> they), dropped before the stopword test.
 _CONTRACTION = re.compile(r"(?:n't|'re|'ve|'ll|'d|'m)$")
@@ -92,11 +96,18 @@ def _base_word(word: str) -> str:
     return word
 
 
+def undot_acronyms(text: str) -> str:
+    """The text with each dotted acronym written as one word ("the U.S. and the U.N." -> "the US and the UN")."""
+    return _DOTTED.sub(lambda m: m.group(0).replace(".", ""), text) if "." in text else text
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stemmed content words, Latin diacritics dropped (`fold`); a contraction counts as its
-    first word ("wouldn't" is "would", a stopword; "Sullivan'll" is "sullivan")."""
+    first word ("wouldn't" is "would", a stopword; "Sullivan'll" is "sullivan"); a dotted acronym as the
+    word its letters spell ("U.S." is "us", as a question writes it)."""
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)  # a decomposed "é" (e + U+0301) is one letter, not a break
+    text = undot_acronyms(text)
     words = (_base_word(m.group(0).lower().replace("’", "'")) for m in _WORD.finditer(text))
     return [_stem(w) for w in words if w and w not in STOPWORDS]
 
