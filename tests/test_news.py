@@ -172,6 +172,17 @@ def test_answers_say_the_date_a_weekday_stands_for(sample_engine: Engine):
     assert "(11 May 2021)" not in answer.citations[0].quote  # the quote stays verbatim
 
 
+def test_a_date_after_a_possessive_weekday_follows_the_possessive(tmp_path):
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "globes.txt").write_text("Title: Globes host\nDate: 2025-01-03\n\nComedian Nikki Glaser will host "
+                                       "this Sunday's Golden Globes ceremony in Beverly Hills.\n")  # a Friday
+    engine = Engine(make_settings(tmp_path / "index"))
+    assert not engine.ingest([folder], progress=False).errors
+    answer = engine.ask("Who will host the Golden Globes ceremony?")
+    assert "this Sunday's (5 January 2025) Golden Globes" in answer.text  # not "Sunday (5 January 2025)'s"
+
+
 def test_quotes_listing_and_bad_input(sample_engine: Engine):
     from qa.errors import InputError
 

@@ -249,6 +249,9 @@ _MARKER = re.compile(r"(\[\d+\])")
 _WRITTEN_IN_FULL = re.compile(r"\d{4}")
 
 
+_POSSESSIVE = re.compile(r"['’]s?(?!\w)")
+
+
 def with_dates(text: str, cited: list, catalog: Catalog) -> str:
     """The answer text with each relative date of a cited sentence resolved against its article's
     publication date: "spoke on Tuesday (11 May 2021) to ...". The citations' quotes stay verbatim."""
@@ -273,6 +276,8 @@ def with_dates(text: str, cited: list, catalog: Catalog) -> str:
             at = segment.find(mention["text"])
             if at >= 0 and not segment[at + len(mention["text"]):].startswith(" ("):
                 end = at + len(mention["text"])
+                possessive = _POSSESSIVE.match(segment, end)  # "this Sunday's (5 January 2025) ceremony"
+                end = possessive.end() if possessive else end
                 parts[i - 1] = f"{segment[:end]} ({label}){segment[end:]}"
     return "".join(parts)
 
