@@ -141,6 +141,12 @@ def test_a_weekday_that_names_no_one_day_is_not_resolved():
             "Voters went to the polls on Super Tuesday. He spoke on Tuesday in Washington.")
     found = {m.text: m.date for m in resolve(text, "2025-02-20")}  # a Thursday
     assert found == {"on Tuesday": "2025-02-18"}
+    # Nor a title, a name in capitals, a weekday its written date follows, a narrated "the next year".
+    text = ('A sequel to "Freaky Friday." Follow USA TODAY for more. Cheney died Tuesday, Nov. 3, at 84. '
+            "The next year, on his 40th birthday, he won. Since Tuesday it rained. Last week he met her.")
+    found = {m.text: (m.date, m.until) for m in resolve(text, "2025-11-05")}  # a Wednesday
+    assert found == {"Nov. 3": ("2025-11-03", None), "Tuesday": ("2025-11-04", None),
+                     "Last week": ("2025-10-27", "2025-11-02")}
     # ... and a question about a rule names no time frame to rank by.
     assert frame("Which US holiday takes place on the third Monday of February every year?", "2025-02-20").first is None
 

@@ -39,6 +39,32 @@ _NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3}
 _NOT_ONE_DAY_BEFORE = re.compile(r"\b(?:first|second|third|fourth|fifth|final|every|each|any|a|black|good|super|"
                                  r"cyber|giving|ash|easter|palm|bloody|holy|maundy)\s+$", re.I)
 _NOT_ONE_DAY_AFTER = re.compile(rf"\s+(?:of|in)\s+(?:each\s+|every\s+|the\s+month\b|{_MONTH}(?!\s+\d))", re.I)
+# ... or part of a title ("Freaky Friday"): a bare weekday right after a capitalised word that is not a
+# sentence's opening function word ("Since Tuesday").
+_NAME_BEFORE = re.compile(r"(?<![\w.])(?!(?:On|Last|Next|This|Early|Late|Earlier|Later|By|Since|Until|Till|Before|"
+                          r"After|From|Through|And|Or|But|Then|Every|Each|Of|For|As|At|In|That|The|Until|Since)\s)"
+                          r"[A-Z][a-z]+\s+$")
+# A weekday followed by the date it is ("died Tuesday, Nov. 3"): the written date says it, not the weekday.
+_DATE_AFTER = re.compile(rf",?\s+(?:the\s+)?(?:{_MONTH}\s+\d{{1,2}}\b|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH})",
+                         re.I)
+# "The next year", "the last week": a narrated time, not one counted from publication.
+_THE_BEFORE = re.compile(r"\bthe\s+$", re.I)
+
+
+def _names_no_day(text: str, match: re.Match) -> bool:
+    """Whether a match is not a day or period to resolve: "USA TODAY" (a name in capitals), "the next
+    year" (in a story's past), a weekday that is a rule, a title or followed by its written date."""
+    start, end = match.span()
+    if len(match.group(0)) > 3 and match.group(0).isupper():
+        return True
+    before = text[max(0, start - 24) : start]
+    relative = match.group("relative")
+    if relative:
+        return relative[:4].lower() in ("this", "last", "next") and bool(_THE_BEFORE.search(before))
+    if not match.group("weekday"):
+        return False
+    return bool(_NOT_ONE_DAY_BEFORE.search(before) or _NOT_ONE_DAY_AFTER.match(text, end)
+                or _DATE_AFTER.match(text, end) or (not match.group("which") and _NAME_BEFORE.search(before)))
 
 
 @dataclass(frozen=True)
@@ -89,8 +115,7 @@ def resolve(text: str, published: str | None) -> list[DateMention]:
     found: list[DateMention] = []
     for match in _PATTERN.finditer(text):
         span = (match.start(), match.end())
-        if match.group("weekday") and (_NOT_ONE_DAY_BEFORE.search(text, max(0, span[0] - 12), span[0])
-                                       or _NOT_ONE_DAY_AFTER.match(text, span[1])):
+        if _names_no_day(text, match):
             continue
         days = _resolve_match(match, base, _sentence_around(text, *span))
         if days is not None:
