@@ -385,6 +385,12 @@ def test_an_index_built_by_the_older_tokenizer_is_read_rebuilt_then_stored_rebui
     assert any("Céloron buried lead plates" in c.quote for c in answer.citations)
     assert read_stamp(index).bm25 == old  # a reader writes nothing
 
+    # An ingest that finds nothing new stores the rebuilt index too (it did not: a bench re-reading its
+    # unchanged pages rebuilt BM25 in memory on every run).
+    assert not writer.ingest([folder], progress=False).errors
+    assert lexical.tokenizer_of(read_stamp(index).bm25) == lexical.TOKENIZER
+    assert qa(index, "check").returncode == 0
+
     (folder / "later.txt").write_text("Title: A museum\nDate: 2024-03-02\n\nThe museum in Marietta shows one of "
                                       "the plates.\n")
     assert not writer.ingest([folder], progress=False).errors
