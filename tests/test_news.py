@@ -133,6 +133,17 @@ def test_dates_resolve_against_a_wednesday_publication():
     assert {m.text for m in resolve(text, None)} == {"3 May 2021"}
 
 
+def test_a_date_without_its_year_is_the_nearest_one_a_day_ahead_counting_double():
+    def day(text, published):
+        return [m.date for m in resolve(text, published)]
+
+    assert day("Feb. 16: BAFTA Film Awards", "2024-12-29") == ["2025-02-16"]  # a listing of coming awards
+    assert day("It happened on December 30.", "2025-01-05") == ["2024-12-30"]
+    assert day("The primary is on March 3.", "2025-01-10") == ["2025-03-03"]  # was last year's
+    assert day("It began on March 5.", "2025-09-10") == ["2025-03-05"]
+    assert day("The Nov. 5 election", "2025-01-03") == ["2024-11-05"]
+
+
 def test_a_weekday_that_names_no_one_day_is_not_resolved():
     # A rule or a named day is not "the latest such day before publication": RealTimeQA's page on February's
     # holidays read "on the third Monday (13 January 2025) in January".

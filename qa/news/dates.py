@@ -199,6 +199,22 @@ def _written(phrase: str, base: dt.date | None) -> tuple[dt.date, dt.date] | Non
         return None
     if not has_day:  # "May 2021": the month
         return parsed.replace(day=1), parsed.replace(day=1) + relativedelta(months=1, days=-1)
-    if not has_year and base is not None and parsed > base + dt.timedelta(days=31):
-        parsed = parsed.replace(year=parsed.year - 1)  # "December 30" in a January story: last year's
+    if not has_year and base is not None:
+        parsed = _nearest_year(parsed, base)
     return parsed, parsed
+
+
+def _nearest_year(day: dt.date, base: dt.date) -> dt.date:
+    """A date written without its year, in the year that puts it nearest publication, a day ahead counting
+    as two behind (news reports more than it announces): "December 30" in a January story is last year's,
+    "Feb. 16" in a late-December listing of coming awards next year's, "March 5" in September this year's."""
+    def cost(d: dt.date) -> int:
+        return (base - d).days if d <= base else 2 * (d - base).days
+
+    options = []
+    for year in (base.year - 1, base.year, base.year + 1):
+        try:
+            options.append(day.replace(year=year))
+        except ValueError:  # 29 February
+            continue
+    return min(options, key=cost) if options else day
