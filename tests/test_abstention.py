@@ -118,6 +118,21 @@ def test_premise_note_names_the_missing_thing_as_written():
     assert note("What did Sullivan convey?", []) is None
 
 
+def test_a_long_question_is_read_as_sentences_and_names_as_written():
+    """Seen on RealTimeQA's quiz questions: "don't mention Blanche President Trump" (a name read across a
+    comma), "don't mention Rachel Reeves or Chancellor Rachel Reeves" (one name twice), "don't mention
+    Around" (a second sentence's opening word read as a name)."""
+    note = premise.premise_note
+    assert note("Todd Blanche, President Trump’s personal attorney, was appointed acting librarian of Congress. "
+                "Whom did he replace?", ["Blanche"]) == "The articles don't mention Todd Blanche"
+    assert note("Chancellor Rachel Reeves faced criticism after accepting free tickets to which pop star's concert?",
+                ["Rachel", "Chancellor"]) == "The articles don't mention Chancellor Rachel Reeves"
+    words = premise.question_words("President Trump said the US will sell a gold card. Around how much will it cost?")
+    assert [w.text for w in words if w.name] == ["Trump", "US"]  # not "Around", and never reported
+    assert "Around" not in [w.text for w in words]
+    assert [w.text for w in premise.question_words("Speaking of fairs, which one is the largest?") if w.name] == []
+
+
 def test_premise_note_for_a_word_only_the_passages_lack():
     assert premise.premise_note("What did the Jordanian minister say?", ["Jordanian"], unknown=[]) == \
         "The closest passages don't mention a Jordanian minister"

@@ -83,8 +83,10 @@ _MIN_BASE = 4  # what remains of a word after stripping an ending: at least this
 _QUESTION_WORDS = frozenset(
     """name names named called call kind kinds type types sort example examples mean means meaning term terms
     say said says tell told describe described according happen happened take took used use uses
-    one two first""".split()
+    one two first around about approximately roughly nearly almost""".split()
 )
+# What ends a sentence: the word after it opens the next one ("... in the US. Around how much ...?").
+_SENTENCE_END = re.compile(r"[.?!:;]['\"’”)]*\s*$")
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,8 @@ def question_words(question: str) -> list[QuestionWord]:
         if stem in seen:
             continue
         seen.add(stem)
-        name = (position > 0 and text[0].isupper()) or (len(text) > 1 and text.isupper()) or text.isdigit()
+        opens = position == 0 or _SENTENCE_END.search(question, 0, match.start()) is not None
+        name = (not opens and text[0].isupper()) or (len(text) > 1 and text.isupper()) or text.isdigit()
         out.append(QuestionWord(text.removesuffix("'s").removesuffix("’s"), stem, position, name))
     return out
 
@@ -300,7 +303,12 @@ def _phrase(question: str, word: str) -> str:
     """`word` with the noun it qualifies when it reads as a nationality adjective (Jordanian foreign
     minister → "a Jordanian foreign minister"); otherwise the word itself, with the capitalised words
     next to it when it is part of a name (Emmanuel Macron)."""
-    tokens = [m.group(0) for m in _WORD.finditer(question)]
+    matches = list(_WORD.finditer(question))
+    tokens = [m.group(0) for m in matches]
+
+    def joined(i: int) -> bool:  # tokens i-1 and i are next to each other, only a space between them
+        return question[matches[i - 1].end() : matches[i].start()].isspace()
+
     try:
         at = next(i for i, t in enumerate(tokens) if t.removesuffix("'s").removesuffix("’s") == word)
     except StopIteration:
@@ -324,9 +332,11 @@ def _phrase(question: str, word: str) -> str:
         return ("an " if word[0].lower() in "aeiou" else "a ") + phrase
     if word[:1].isupper():
         start, end = at, at + 1
-        while start > 1 and tokens[start - 1][:1].isupper() and tokens[start - 1].lower() not in STOPWORDS:
+        while (start > 0 and tokens[start - 1][:1].isupper() and tokens[start - 1].lower() not in STOPWORDS
+               and tokens[start - 1].lower() not in _QUESTION_WORDS and joined(start)):
             start -= 1
-        while end < len(tokens) and tokens[end][:1].isupper() and tokens[end].lower() not in STOPWORDS:
+        while (end < len(tokens) and tokens[end][:1].isupper() and tokens[end].lower() not in STOPWORDS
+               and joined(end)):
             end += 1
         return " ".join(tokens[start:end]).removesuffix("'s").removesuffix("’s")
     return word
@@ -357,7 +367,10 @@ def premise_note(question: str, missing: list[str], unknown: Container[str] | No
             break
         if any(word in p.split() for p in phrases):
             continue  # already part of the first phrase ("Emmanuel Macron")
-        phrases.append(_phrase(question, word) if is_name else f"“{word}”")
+        phrase = _phrase(question, word) if is_name else f"“{word}”"
+        if any(set(phrase.split()) & set(p.split()) for p in phrases):
+            continue  # the same name again ("Rachel Reeves", then "Chancellor Rachel Reeves")
+        phrases.append(phrase)
     subject = "The articles" if unknown is None or missing[0] in unknown else "The closest passages"
     return f"{subject} don't mention " + " or ".join(phrases)
 
