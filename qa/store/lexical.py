@@ -96,6 +96,15 @@ def _base_word(word: str) -> str:
     return word
 
 
+# tokenize's words: a dotted acronym, or a word as _WORD reads it (one pass over the text).
+# (A match starts only where the last one ended or at a non-word character: no look-behind is needed.)
+_TERM = re.compile(rf"(?:[^\W\d_]\.){{2,}}(?![^\W_])|{_WORD.pattern}")
+
+
+def _undot(word: str) -> str:
+    return word.replace(".", "") if "." in word else word
+
+
 def undot_acronyms(text: str) -> str:
     """The text with each dotted acronym written as one word ("the U.S. and the U.N." -> "the US and the UN")."""
     return _DOTTED.sub(lambda m: m.group(0).replace(".", ""), text) if "." in text else text
@@ -107,8 +116,7 @@ def tokenize(text: str) -> list[str]:
     word its letters spell ("U.S." is "us", as a question writes it)."""
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)  # a decomposed "é" (e + U+0301) is one letter, not a break
-    text = undot_acronyms(text)
-    words = (_base_word(m.group(0).lower().replace("’", "'")) for m in _WORD.finditer(text))
+    words = (_base_word(_undot(m.group(0).lower().replace("’", "'"))) for m in _TERM.finditer(text))
     return [_stem(w) for w in words if w and w not in STOPWORDS]
 
 
