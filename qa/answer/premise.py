@@ -64,11 +64,10 @@ for _forms in _SAME_WORDS:
         _VERB_STEMS[_form] = _VERB_STEMS.get(_form, frozenset()) | _stems
 # A country's abbreviation is its name and its people ("US" is held by the articles' "American", "America"),
 # or its name spelled out: every stem of one of these phrases ("United States").
-_COUNTRY_WORDS = ["us usa america american", "uk britain british", "uae emirates emirati"]
-for _forms in _COUNTRY_WORDS:
-    _stems = frozenset(_stem(f) for f in _forms.split())
-    for _form in _forms.split()[:1]:
-        _VERB_STEMS[_form] = _VERB_STEMS.get(_form, frozenset()) | _stems
+# (One way only: the pronoun "us" is a term of many passages, and must not hold a question's "America".)
+_COUNTRY_WORDS = {"us": "usa america american", "uk": "britain british", "uae": "emirates emirati"}
+for _short, _forms in _COUNTRY_WORDS.items():
+    _VERB_STEMS[_short] = _VERB_STEMS.get(_short, frozenset()) | {_stem(f) for f in [_short, *_forms.split()]}
 _SPELLED_OUT = {"us": ["united states"], "usa": ["united states"], "uk": ["united kingdom", "great britain"],
                 "uae": ["united arab emirates"], "un": ["united nations"], "eu": ["european union"],
                 "nato": ["north atlantic treaty"]}

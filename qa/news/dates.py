@@ -42,7 +42,7 @@ _NOT_ONE_DAY_AFTER = re.compile(rf"\s+(?:of|in)\s+(?:each\s+|every\s+|the\s+mont
 # ... or part of a title ("Freaky Friday"): a bare weekday right after a capitalised word that is not a
 # sentence's opening function word ("Since Tuesday").
 _NAME_BEFORE = re.compile(r"(?<![\w.])(?!(?:On|Last|Next|This|Early|Late|Earlier|Later|By|Since|Until|Till|Before|"
-                          r"After|From|Through|And|Or|But|Then|Every|Each|Of|For|As|At|In|That|The|Until|Since)\s)"
+                          r"After|From|Through|And|Or|But|Then|Every|Each|Of|For|As|At|In|That|The)\s)"
                           r"[A-Z][a-z]+\s+$")
 # A weekday followed by the date it is ("died Tuesday, Nov. 3"): the written date says it, not the weekday.
 _DATE_AFTER = re.compile(rf",?\s+(?:the\s+)?(?:{_MONTH}\s+\d{{1,2}}\b|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH})",

@@ -78,7 +78,8 @@ TOKENIZER = "snowball-en+fold-latin+contractions+acronyms/4"
 # /3: a dotted acronym split into letters ("U.S." was "u" and the stopword "s", never the question's "US")
 
 # A dotted acronym ("U.S.", "U.N.", "D.C."), read as the word its letters spell.
-_DOTTED = re.compile(r"(?<![^\W_])(?:[^\W\d_]\.){2,}(?![^\W_])")
+_ACRONYM = r"(?:[^\W\d_]\.){2,}(?![^\W_])"
+_DOTTED = re.compile(rf"(?<![^\W_]){_ACRONYM}")
 
 # A contraction's ending ("wouldn't" -> would, "they're" -> they), dropped before the stopword test.
 _CONTRACTION = re.compile(r"(?:n't|'re|'ve|'ll|'d|'m)$")
@@ -98,7 +99,7 @@ def _base_word(word: str) -> str:
 
 # tokenize's words: a dotted acronym, or a word as _WORD reads it (one pass over the text).
 # (A match starts only where the last one ended or at a non-word character: no look-behind is needed.)
-_TERM = re.compile(rf"(?:[^\W\d_]\.){{2,}}(?![^\W_])|{_WORD.pattern}")
+_TERM = re.compile(rf"{_ACRONYM}|{_WORD.pattern}")
 
 
 def _undot(word: str) -> str:
@@ -107,7 +108,7 @@ def _undot(word: str) -> str:
 
 def undot_acronyms(text: str) -> str:
     """The text with each dotted acronym written as one word ("the U.S. and the U.N." -> "the US and the UN")."""
-    return _DOTTED.sub(lambda m: m.group(0).replace(".", ""), text) if "." in text else text
+    return _DOTTED.sub(lambda m: _undot(m.group(0)), text) if "." in text else text
 
 
 def tokenize(text: str) -> list[str]:
