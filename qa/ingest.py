@@ -15,7 +15,6 @@ from tqdm import tqdm
 from qa.sources.articles import SUPPORTED_EXTENSIONS, ArticleError, canonical, discover, load_file
 from qa.sources.articles import is_url as is_remote  # a source fetched from the web is named by its URL
 from qa.store.catalog import SourceState
-from qa.store.lexical import TOKENIZER, tokenizer_of
 from qa.chunking import Chunker
 from qa.schema import Article, Chunk
 from qa.store import Store
@@ -236,7 +235,7 @@ class Ingestor:
         stamp = self.store._read_stamp_or_none()
         if (stamp is None or catalog.generation() != generation_before or stamp.generation != catalog.generation()
                 or report.chunks_reembedded or report.vectors_removed
-                or bool(stamp.bm25) and tokenizer_of(stamp.bm25) != TOKENIZER):  # split by an older tokenizer
+                or self.store.bm25_outdated(stamp)):
             report.version = self.store.commit().version
         report.seconds = time.perf_counter() - started
         return report

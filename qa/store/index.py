@@ -421,10 +421,16 @@ class Store:
         except StampError:
             return None  # the writer replaces a damaged record
 
+    @staticmethod
+    def bm25_outdated(stamp: Stamp | None) -> bool:
+        """Whether the committed BM25 index was split into words by an older tokenizer: readers rebuild it
+        in memory, and the next writer stores it rebuilt."""
+        return stamp is not None and bool(stamp.bm25) and tokenizer_of(stamp.bm25) != TOKENIZER
+
     def _committed_lexical(self, stamp: Stamp | None) -> LexicalIndex | None:
         if stamp is None or not stamp.bm25:
             return None
-        if tokenizer_of(stamp.bm25) != TOKENIZER:
+        if self.bm25_outdated(stamp):
             log.info("rebuilding BM25: its words were split by an older tokenizer (%s)", tokenizer_of(stamp.bm25))
             return None
         view = self._view
