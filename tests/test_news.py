@@ -144,6 +144,30 @@ def test_a_date_without_its_year_is_the_nearest_one_a_day_ahead_counting_double(
     assert day("The Nov. 5 election", "2025-01-03") == ["2024-11-05"]
 
 
+def test_a_month_without_its_year_is_read_like_a_bare_weekday():
+    def months(text, published):
+        return [(m.text, m.date, m.until) for m in resolve(text, published)]
+
+    # The latest such month up to publication; the next one when the sentence speaks of the future.
+    assert months("Wildfires devastated Los Angeles in January.", "2025-12-18") == [
+        ("in January", "2025-01-01", "2025-01-31")]
+    assert months("The law will take effect in January.", "2025-12-18") == [("in January", "2026-01-01", "2026-01-31")]
+    assert months("It has rained since December.", "2025-12-02") == [("since December", "2025-12-01", "2025-12-31")]
+    assert months("He left last March; he returns next March, in mid-March.", "2025-03-10") == [
+        ("last March", "2024-03-01", "2024-03-31"), ("next March", "2026-03-01", "2026-03-31"),
+        ("in mid-March", "2025-03-01", "2025-03-31")]
+    # A day or year written after it is the written date's; "may" the verb, a name, a rule, a narrated
+    # month and an undated article name no month.
+    assert months("In May 2021 it began; by May 5 it ended.", "2025-09-10") == [
+        ("May 2021", "2021-05-01", "2021-05-31"), ("May 5", "2025-05-05", None)]
+    assert months("Prices in may rise. Theresa May spoke. MLK Day is the third Monday in January. "
+                  "The next May, he won.", "2025-09-10") == []
+    assert months("It began in May.", None) == []
+    # A question's month is read as of its date: "in January" asked in December 2025 is January 2025.
+    january = frame("Wildfires devastated which section of the US in January?", "2025-12-18")
+    assert (str(january.first), str(january.last)) == ("2025-01-01", "2025-01-31")
+
+
 def test_a_weekday_that_names_no_one_day_is_not_resolved():
     # A rule or a named day is not "the latest such day before publication": RealTimeQA's page on February's
     # holidays read "on the third Monday (13 January 2025) in January".

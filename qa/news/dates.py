@@ -17,6 +17,7 @@ _WEEKDAYS = {"monday": MO, "tuesday": TU, "wednesday": WE, "thursday": TH, "frid
              "sunday": SU}
 _MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
           r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?")
+_MONTH_NAMES = "January|February|March|April|May|June|July|August|September|October|November|December"
 _PATTERN = re.compile(
     r"\b(?:"
     rf"(?P<written>{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}"
@@ -28,6 +29,10 @@ _PATTERN = re.compile(
     r"|(?P<relative>today|tonight|yesterday|tomorrow|overnight|this\s+(?:morning|afternoon|evening)|"
     r"last\s+night|(?:earlier\s+|later\s+)?(?:this|last|next)\s+(?:week|month|year)|"
     r"(?:a|one|two|three|\d+)\s+(?:days?|weeks?)\s+ago)"
+    # A month named without its year or day, after a word that makes it a time ("in January", "since May",
+    # "last March", "in early June"); capitalised, so "may" the verb is never one.
+    rf"|(?P<month_which>in|since|until|till|by|through|throughout|during|from|before|after|last|next|this)\s+"
+    rf"(?:(?:early|late|mid)[\s-]+)?(?P<month>(?-i:{_MONTH_NAMES}))(?!\s*\d|-)"
     r")\b",
     re.I,
 )
@@ -47,6 +52,8 @@ _NAME_BEFORE = re.compile(r"(?<![\w.])(?!(?:On|Last|Next|This|Early|Late|Earlier
 # A weekday followed by the date it is ("died Tuesday, Nov. 3"): the written date says it, not the weekday.
 _DATE_AFTER = re.compile(rf",?\s+(?:the\s+)?(?:{_MONTH}\s+\d{{1,2}}\b|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH})",
                          re.I)
+# A month after a weekday is a rule's ("the third Monday in January"), not a time.
+_WEEKDAY_BEFORE = re.compile(r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)s?\s+$", re.I)
 # "The next year", "the last week": a narrated time, not one counted from publication.
 _THE_BEFORE = re.compile(r"\bthe\s+$", re.I)
 
@@ -61,6 +68,9 @@ def _names_no_day(text: str, match: re.Match) -> bool:
     relative = match.group("relative")
     if relative:
         return relative[:4].lower() in ("this", "last", "next") and bool(_THE_BEFORE.search(before))
+    if match.group("month"):  # "the next May" (narrated); "the third Monday in January" (a rule)
+        return bool(match.group("month_which").lower() in ("this", "last", "next") and _THE_BEFORE.search(before)
+                    or _WEEKDAY_BEFORE.search(before))
     if not match.group("weekday"):
         return False
     return bool(_NOT_ONE_DAY_BEFORE.search(before) or _NOT_ONE_DAY_AFTER.match(text, end)
@@ -136,6 +146,8 @@ def _resolve_match(match: re.Match, base: dt.date | None, sentence: str) -> tupl
         return _written(match.group("written"), base)
     if base is None:
         return None
+    if match.group("month"):
+        return _month(match.group("month"), match.group("month_which").lower(), base, sentence)
     if match.group("weekday"):
         weekday = _WEEKDAYS[match.group("weekday").lower()]
         which = (match.group("which") or "").lower()
@@ -185,6 +197,22 @@ def _resolve_match(match: re.Match, base: dt.date | None, sentence: str) -> tupl
     if words[0] == "earlier" and which == "this":
         return dt.date(year, 1, 1), base
     return dt.date(year, 1, 1), dt.date(year, 12, 31)
+
+
+def _month(name: str, which: str, base: dt.date, sentence: str) -> tuple[dt.date, dt.date]:
+    """A month named without its year, the way a bare weekday is read: the latest such month up to
+    publication's ("in January" in a December story is the January before), the next one when the sentence
+    speaks of the future ("will open in March"); "last"/"next" skip publication's own month, "this" is
+    publication's year."""
+    month = _MONTH_NAMES.split("|").index(name) + 1
+    if which == "this":
+        year = base.year
+    elif which == "next" or (which != "last" and _FUTURE.search(sentence)):
+        year = base.year if month > base.month or (which != "next" and month == base.month) else base.year + 1
+    else:
+        year = base.year if month < base.month or (which != "last" and month == base.month) else base.year - 1
+    first = dt.date(year, month, 1)
+    return first, first + relativedelta(months=1, days=-1)
 
 
 def _written(phrase: str, base: dt.date | None) -> tuple[dt.date, dt.date] | None:

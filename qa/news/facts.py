@@ -8,7 +8,7 @@ from qa.news.dates import DateMention, resolve
 from qa.news.people import Person, find_people
 from qa.news.quotes import Quote, extract_quotes
 
-VERSION = 3  # bump when extraction changes: stored facts of an older version are read again at ingest
+VERSION = 4  # bump when extraction changes: stored facts of an older version are read again at ingest
 # (2: a weekday that names no one day, "the third Monday of February", "Freaky Friday", "Tuesday, Nov. 3",
 # and "USA TODAY", "the next year" are no longer resolved; 3: a date without its year is the nearest one)
 # Parsing costs ~0.1 s per 1,000 words on these cores: a news story is read whole, but of a scraped page
