@@ -10,7 +10,8 @@ from qa.news.quotes import Quote, extract_quotes
 
 VERSION = 4  # bump when extraction changes: stored facts of an older version are read again at ingest
 # (2: a weekday that names no one day, "the third Monday of February", "Freaky Friday", "Tuesday, Nov. 3",
-# and "USA TODAY", "the next year" are no longer resolved; 3: a date without its year is the nearest one)
+# and "USA TODAY", "the next year" are no longer resolved; 3: a date without its year is the nearest one;
+# 4: a month without its year or day, "in January", "since May", is read like a bare weekday)
 # Parsing costs ~0.1 s per 1,000 words on these cores: a news story is read whole, but of a scraped page
 # of 100,000 characters (a transcript, a live blog) only the beginning is.
 MAX_CHARS = 30_000
