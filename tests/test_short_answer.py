@@ -355,3 +355,53 @@ def test_the_engine_shows_the_right_short_answer_or_none(sample_engine):
                    for form in filter(None, (short, span, resolved.rstrip(")")))), (item["question"], short)
         assert any(span in c.quote for c in answer.citations)  # verbatim, from a cited quote
     assert shown >= 3 and lists >= 2
+
+
+@pytest.mark.parametrize("question, asked", [
+    ("Which streaming platform is raising its prices?", short_answer.Asked.ORGANISATION),
+    ("Prosecutors dropped criminal charges against which company?", short_answer.Asked.ORGANISATION),
+    ("The acting head of which government agency resigned?", short_answer.Asked.ORGANISATION),  # "of which": no det
+    ("Which country elected a new prime minister this week?", short_answer.Asked.PLACE),
+    ("In which city did the raids take place?", short_answer.Asked.PLACE),
+    ("Which officials met on Tuesday?", short_answer.Asked.PERSON),
+    ("Who won the final?", None),  # a team, a band or an agency as often as a person
+    ("Which team won the final?", None),
+    ("Which construction project is under way?", None),
+    ("What did the company say?", None),
+    ("Where did the plane crash?", None),  # any place: a facility, a street
+])
+def test_the_head_of_a_which_phrase_tells_the_entity_asked_for(question, asked):
+    assert short_answer.asked_entity(question) is asked
+
+
+def test_a_candidate_of_the_wrong_entity_kind_is_never_the_answer():
+    """A person, a place or a common noun cannot answer "which agency?"; a part of a person's name cannot
+    either; a part of an organisation's name (a place) is judged by itself."""
+    quote = ("David Richardson, the acting head of the Federal Emergency Management Agency, told staff in "
+             "the United States and Canada on Monday that the Florida House had called.")
+
+    def judged(asked, *texts):
+        found = [short_answer.Candidate(t, 0, quote.index(t), quote.index(t) + len(t), short_answer.SpanKind.NAME, ())
+                 for t in texts]
+        return short_answer.can_be(asked, [quote], found)
+
+    org, place = short_answer.Asked.ORGANISATION, short_answer.Asked.PLACE
+    assert judged(org, "David Richardson", "Richardson", "Canada", "United States and Canada", "staff",
+                  "Federal Emergency Management Agency") == [False, False, False, False, False, True]
+    assert judged(place, "Canada", "David Richardson", "Monday", "Florida") == [True, False, False, True]
+
+
+@pytest.mark.parametrize("question, quote, expected", [
+    ("Which streaming platform is raising its prices?",
+     "The streaming service is raising prices in the United States and Canada, two of its biggest markets, "
+     "Netflix said on Friday.", "Netflix"),  # was "Canada"
+    ("The acting head of which government agency told staff he did not know about the hurricane season?",
+     "David Richardson, the acting head of the Federal Emergency Management Agency, told staff on Monday that he "
+     "had not known the country had a hurricane season.", "Federal Emergency Management Agency"),  # a person
+    ("Prosecutors dropped criminal charges against which company?",
+     "Prosecutors dropped the criminal case against the planemaker over two crashes of its airliner, Boeing said.",
+     "Boeing"),  # was "planemaker", shown in bold
+])
+def test_which_company_is_answered_with_an_organisation(question, quote, expected):
+    candidate, _ = best(question, [quote])
+    assert candidate.text == expected

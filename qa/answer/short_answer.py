@@ -609,6 +609,95 @@ def names_places(q: Profile, sentences: list[str]) -> list[bool]:
             for found in entities(sentences)]
 
 
+# A which/what-phrase's head noun says what kind of entity the answer is ("Which streaming platform...?": a
+# company, never "Canada"; "The prime minister of which country...?": a country, never "Trump"). A candidate
+# that spaCy's recogniser labels as an entity that cannot be one, or that is a common noun phrase ("airliner"
+# for "which company?"), is not the short answer. Only the heads below: for "who" (a team, a band, an agency
+# as often as a person) and for other heads (a "group", a "project") the labels say too little.
+class Asked(str, Enum):
+    ORGANISATION = "organisation"
+    PLACE = "place"  # a country, a city, a region (the heads of _COUNTRY_HEADS and _REGION_HEADS)
+    PERSON = "person"  # which/what + a person noun ("Which comedian...?")
+
+
+_ORGANISATION_HEADS = frozenset(tokenize(
+    "company companies firm firms corporation corporations retailer retailers chain chains airline airlines carrier "
+    "carriers brand brands manufacturer manufacturers automaker automakers carmaker carmakers bank banks newspaper "
+    "newspapers network networks platform platforms app apps agency agencies giant giants startup startups "
+    "broadcaster broadcasters publisher publishers insurer insurers"))
+_NOT_A = {
+    Asked.ORGANISATION: frozenset({"PERSON", "GPE", "LOC", "NORP", "DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY",
+                                   "PERCENT", "QUANTITY", "EVENT", "LAW", "LANGUAGE"}),
+    Asked.PLACE: frozenset({"PERSON", "ORG", "DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY",
+                            "EVENT", "WORK_OF_ART", "PRODUCT", "LAW", "LANGUAGE"}),
+    Asked.PERSON: frozenset({"GPE", "LOC", "NORP", "DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT",
+                             "QUANTITY", "EVENT", "LAW", "LANGUAGE"}),
+}
+
+
+@functools.lru_cache(maxsize=4096)
+def asked_entity(question: str) -> Asked | None:
+    """The kind of entity the question's which/what-phrase asks for, when its head noun says it; else None."""
+    q = profile(question)
+    if q.kind is AnswerType.PLACE:
+        return Asked.PLACE if q.place in _COUNTRY_HEADS or q.place in _REGION_HEADS else None
+    if q.wh not in ("which", "what"):
+        return None
+    if q.kind is AnswerType.PERSON:
+        return Asked.PERSON
+    if q.kind is not AnswerType.THING:
+        return None
+    from qa.news.nlp import PipelineMissing, parse_syntax
+
+    try:
+        doc = parse_syntax(question)
+    except PipelineMissing:
+        return None
+    for token in doc:
+        if token.lower_ not in ("which", "what"):
+            continue
+        head = token.head if token.dep_ == "det" and token.head.tag_.startswith("NN") else None
+        if head is None:  # the parse missed it ("of which government agency"): the noun run after the wh-word
+            for after in doc[token.i + 1 : token.i + 5]:
+                if not after.tag_.startswith(("NN", "JJ")):
+                    break
+                if after.tag_.startswith("NN"):
+                    head = after
+        if head is not None:
+            return Asked.ORGANISATION if _stem(head.lower_) in _ORGANISATION_HEADS else None
+    return None
+
+
+def _the(text: str) -> str:
+    return re.sub(r"^(?:the|a|an)\s+", "", text, flags=re.I)
+
+
+def can_be(asked: Asked, sentences: list[str], found: list[Candidate]) -> list[bool]:
+    """For each candidate, may it be the entity asked for? Not when it starts with a lower-case word or a
+    digit; nor when it is an entity whose label cannot be one, or a part of a person's name; nor when the
+    longest entity it holds whole is such an entity ("United States and Canada" or "FEMA administrator David
+    Richardson" for an agency; "French President Emmanuel Macron" may be a person). Any other part of an
+    entity is judged by itself ("Florida" in "The Florida House")."""
+    from qa.news.nlp import PipelineMissing, entity_spans
+
+    try:
+        spans = entity_spans(sentences[:MAX_SENTENCES])
+    except PipelineMissing:
+        return [True] * len(found)
+    bad = _NOT_A[asked]
+    out = []
+    for c in found:
+        if not c.text[:1].isalpha() or c.text[:1].islower():
+            out.append(False)
+            continue
+        quote = sentences[c.sentence]
+        held = [(b - a, label) for a, b, label in spans[c.sentence] if c.start <= a and b <= c.end]
+        within = [label for a, b, label in spans[c.sentence] if a <= c.start and c.end <= b
+                  and (_the(quote[a:b]) == c.text or label == "PERSON")]
+        out.append(not any(label in bad for label in within) and not (held and max(held)[1] in bad))
+    return out
+
+
 def candidates(question: str, sentences: list[str], *, scores: list[float] | None = None,
                coverages: list[float] | None = None, confidence: float | None = None) -> list[Candidate]:
     """Every candidate span of the first quotes (best first), with its features (BASE_FEATURES order)."""
@@ -1102,6 +1191,11 @@ def _best(question, sentences, scores, coverages, confidence, model, reader):
         found = found + [view.extra]
     rows = [c.features + view.features[k] for k, c in enumerate(found)] if view else [c.features for c in found]
     probabilities = [_sigmoid(model.logit(kind, f)) for f in rows]
+    asked = asked_entity(question)
+    if asked is not None:  # "Which company...?": never a person, a place or a common noun
+        probabilities = [p if ok else 0.0 for p, ok in zip(probabilities, can_be(asked, sentences, found))]
+        if not any(probabilities):
+            return None
     b, row = gate_features(kind, found, probabilities, confidence, view)
     return complete_name(question, sentences, country_of(question, sentences, found[b]), kind), model.gate(row), model
 

@@ -62,7 +62,12 @@ _ENTITIES = ("tok2vec", "ner")  # what named entities need
 def entities(texts: list[str]) -> list[tuple[tuple[str, str], ...]]:
     """The named entities of each short text as (text, spaCy label) pairs: the entity recogniser only, the
     texts in one batch (about 5 ms a sentence so, against 12 ms one by one)."""
-    return [tuple((e.text, e.label_) for e in doc.ents) for doc in _only(texts, _ENTITIES)]
+    return [tuple((text[a:b], label) for a, b, label in spans) for text, spans in zip(texts, entity_spans(texts))]
+
+
+def entity_spans(texts: list[str]) -> list[tuple[tuple[int, int, str], ...]]:
+    """The named entities of each short text as (start, end, spaCy label), character offsets into it."""
+    return [tuple((e.start_char, e.end_char, e.label_) for e in doc.ents) for doc in _only(texts, _ENTITIES)]
 
 
 def _only(texts: list[str], components: tuple[str, ...]):
