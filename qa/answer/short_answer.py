@@ -617,7 +617,7 @@ def names_places(q: Profile, sentences: list[str]) -> list[bool]:
 class Asked(str, Enum):
     ORGANISATION = "organisation"
     PLACE = "place"  # a country, a city, a region (the heads of _COUNTRY_HEADS and _REGION_HEADS)
-    PERSON = "person"  # which/what + a person noun ("Which comedian...?")
+    PERSON = "person"  # which/what + a person noun of _PERSON_NOUNS ("Which officials...?")
 
 
 _ORGANISATION_HEADS = frozenset(tokenize(
