@@ -347,3 +347,48 @@ def test_api_and_cli_take_as_of(sample_engine: Engine):
     done = subprocess.run([sys.executable, "-m", "qa.faces.cli", "ask", "--as-of", "2021-99-01", "Who is Ned Price?"],
                           env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 2 and "--as-of" in done.stderr
+
+
+# Every year's story of one recurring event, as a web search returns them: the older ones word the question
+# more closely than this year's, whose headline leads with the new word.
+_WORDS_OF_THE_YEAR = [(2013, "selfie"), (2014, "vape"), (2015, "emoji"), (2016, "post-truth"),
+                      (2017, "youthquake"), (2018, "toxic"), (2019, "climate emergency"), (2021, "vax"),
+                      (2022, "goblin mode"), (2023, "rizz"), (2024, "brain rot")]
+_OTHER_DICTIONARIES = ["Merriam-Webster", "Collins Dictionary", "Cambridge Dictionary", "Dictionary.com"]
+
+
+def _word_of_the_year_pages() -> list[dict]:
+    pages = [{"id": f"woty-{year}", "title": f"Oxford Dictionary word of the year {year}: '{word}'",
+              "published": f"{year}-11-18",
+              "text": f"The Oxford Dictionary word of the year for {year} is '{word}'. Oxford Dictionary "
+                      f"lexicographers chose '{word}' as the word of the year after tracking usage all year."}
+             for year, word in _WORDS_OF_THE_YEAR]
+    pages += [{"id": f"other-{year}-{k}", "title": f"{name} picks its word of the year for {year}",
+               "published": f"{year}-11-25",
+               "text": f"{name} has chosen its word of the year for {year}, a word that sums up the year. "
+                       f"{name} explains its choice."}
+              for year in (2019, 2021, 2023, 2024) for k, name in enumerate(_OTHER_DICTIONARIES)]
+    pages.append({"id": "woty-2025", "title": "'Rage bait' is the Oxford word of the year. What does it mean?",
+                  "published": "2025-12-01",
+                  "text": "Oxford University Press, publisher of the Oxford English Dictionary, has named 'rage bait' "
+                          "the 2025 word of the year. Rage bait is online content designed to make people angry "
+                          "so that they click and share it."})
+    return pages
+
+
+def test_this_years_story_of_a_recurring_event_outranks_the_years_before(tmp_path):
+    """'What is the Oxford Dictionary's word of the year?' as of December 2025 means 2025's: the story of
+    the year ranks above those of earlier years, though they word the question more closely (it is 14th
+    on its words alone, and the weight of the last month alone left it there); as of an earlier day, that
+    year's story ranks first and answers, and later ones are hidden."""
+    corpus = tmp_path / "woty.jsonl"
+    corpus.write_text("".join(json.dumps(page) + "\n" for page in _word_of_the_year_pages()))
+    engine = Engine(make_settings(tmp_path / "index"))
+    engine.ingest([corpus])
+    question = "What is the Oxford Dictionary's word of the year?"
+    now = engine.ask(question, as_of="2025-12-18")
+    assert now.passages[0].external_id == "woty-2025", [p.external_id for p in now.passages]
+    then = engine.ask(question, as_of="2023-12-01")
+    assert then.passages[0].external_id == "woty-2023", [p.external_id for p in then.passages]
+    assert all(p.published <= "2023-12-01" for p in then.passages)
+    assert "rizz" in then.text

@@ -115,14 +115,15 @@ def test_documents_carry_the_passage_exactly(sample_engine):
 
 
 def test_the_chain_retrieves_what_retrieve_returns(sample_engine):
+    from qa.engine import POOL
     from qa.news.when import frame, reweigh
 
     settings = sample_engine.settings
     for question in ["What did Sullivan convey?", "Who will travel to Israel?"]:
         answer = sample_engine.ask(question, k=2, filters={"date_from": "2021-05-01"})
-        # The chain asks the retriever for three times the passages, then ranks them by the question's
+        # The chain asks the retriever for POOL times the passages, then ranks them by the question's
         # time frame as of today (qa/news/when.py): nothing else happens to them on the way.
-        direct = sample_engine.retriever.retrieve(question, k=3 * max(2, settings.answer_passages),
+        direct = sample_engine.retriever.retrieve(question, k=POOL * max(2, settings.answer_passages),
                                                   filters=Filters(date_from="2021-05-01"))
         expected = reweigh(direct, frame(question), sample_engine.store.catalog.date_mentions)
         assert answer.passages == expected[:2]
