@@ -24,10 +24,6 @@ if TYPE_CHECKING:  # imported lazily: `qa ingest` of unchanged files should not 
 
 
 Turn = dict  # {"role": "user" | "assistant", "content": str}
-# Candidates the time frame re-ranks, per passage returned: the story of the week often ranks 16th to 30th on
-# its words alone, below older stories on the topic (RealTimeQA 2025, bench/news.py: 3 -> 6 found one more
-# answer-bearing page in the top 5 on each of seeds 0 and 1; 12 no more). It costs passages built, not search.
-POOL = 6
 _UNSET = object()
 
 
@@ -415,7 +411,7 @@ class Engine:
         from qa.retrieval import document_to_passage
 
         started = time.perf_counter()
-        from qa.news.when import reweigh
+        from qa.news.when import POOL, reweigh
 
         k = max(state["k"], self.settings.answer_passages)
         # POOL times as many candidates, then the time frame (qa/news/when.py) re-ranks them: a question

@@ -115,8 +115,7 @@ def test_documents_carry_the_passage_exactly(sample_engine):
 
 
 def test_the_chain_retrieves_what_retrieve_returns(sample_engine):
-    from qa.engine import POOL
-    from qa.news.when import frame, reweigh
+    from qa.news.when import POOL, frame, reweigh
 
     settings = sample_engine.settings
     for question in ["What did Sullivan convey?", "Who will travel to Israel?"]:
