@@ -391,6 +391,28 @@ def test_a_candidate_of_the_wrong_entity_kind_is_never_the_answer():
     assert judged(place, "Canada", "David Richardson", "Monday", "Florida") == [True, False, False, True]
 
 
+def test_an_office_a_street_or_a_name_with_a_common_noun_is_not_the_entity_asked_for():
+    """An office alone is no person ("Attorney General" for "Which politician...?"); a street is no city; a
+    name followed by a common noun ("Lakeview Energy policies", "Port Alder's harbour front") is not the
+    organisation or the place itself, unless that noun is the question's own head ("What network...?")."""
+    quote = ("Senator Mara Quill said she would run for Attorney General, after Lakeview Energy policies closed "
+             "Harbor Street in Port Alder's harbour front, beside the ARPANET packet network.")
+
+    def judged(asked, texts, head=None):
+        found = [short_answer.Candidate(t, 0, quote.index(t), quote.index(t) + len(t), short_answer.SpanKind.NAME, ())
+                 for t in texts]
+        return short_answer.can_be(asked, [quote], found, head)
+
+    person, org, place = short_answer.Asked.PERSON, short_answer.Asked.ORGANISATION, short_answer.Asked.PLACE
+    assert judged(person, ["Attorney General", "Senator", "Mara Quill", "Senator Mara Quill"]) == [
+        False, False, True, True]
+    assert judged(org, ["Lakeview Energy policies", "Lakeview Energy"]) == [False, True]
+    assert judged(place, ["Harbor Street", "Port Alder's harbour front", "Port Alder"]) == [False, False, True]
+    assert judged(org, ["ARPANET packet network"], head="network") == [True]
+    assert judged(org, ["ARPANET packet network"]) == [False]
+    assert short_answer.profile("What network was built by the universities?").head == "network"
+
+
 @pytest.mark.parametrize("question, quote, expected", [
     ("Which streaming platform is raising its prices?",
      "The streaming service is raising prices in the United States and Canada, two of its biggest markets, "

@@ -628,8 +628,8 @@ _ORGANISATION_HEADS = frozenset(tokenize(
 _NOT_A = {
     Asked.ORGANISATION: frozenset({"PERSON", "GPE", "LOC", "NORP", "DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY",
                                    "PERCENT", "QUANTITY", "EVENT", "LAW", "LANGUAGE"}),
-    Asked.PLACE: frozenset({"PERSON", "ORG", "DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT", "QUANTITY",
-                            "EVENT", "WORK_OF_ART", "PRODUCT", "LAW", "LANGUAGE"}),
+    Asked.PLACE: frozenset({"PERSON", "ORG", "FAC", "DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT",
+                            "QUANTITY", "EVENT", "WORK_OF_ART", "PRODUCT", "LAW", "LANGUAGE"}),  # FAC: "Bourbon Street"
     Asked.PERSON: frozenset({"GPE", "LOC", "NORP", "DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "PERCENT",
                              "QUANTITY", "EVENT", "LAW", "LANGUAGE"}),
 }
@@ -668,13 +668,18 @@ def asked_entity(question: str) -> Asked | None:
     return None
 
 
+_NAME_JOINERS = frozenset("of and for the on upon in at de du des da di del della la le les von van der den y el al "
+                          "bin ibn".split())  # lower-case words inside a name: "Bank of America"
+
+
 def _the(text: str) -> str:
     return re.sub(r"^(?:the|a|an)\s+", "", text, flags=re.I)
 
 
-def can_be(asked: Asked, sentences: list[str], found: list[Candidate]) -> list[bool]:
+def can_be(asked: Asked, sentences: list[str], found: list[Candidate], head: str | None = None) -> list[bool]:
     """For each candidate, may it be the entity asked for? Not when it starts with a lower-case word or a
-    digit; nor when it is an entity whose label cannot be one, or a part of a person's name; nor when the
+    digit; nor, for a person, when it is only titles ("Attorney General"); nor when it is an entity whose
+    label cannot be one ("Bourbon Street", a facility, for a city), or a part of a person's name; nor when the
     longest entity it holds whole is such an entity ("United States and Canada" or "FEMA administrator David
     Richardson" for an agency; "French President Emmanuel Macron" may be a person). Any other part of an
     entity is judged by itself ("Florida" in "The Florida House")."""
@@ -690,6 +695,14 @@ def can_be(asked: Asked, sentences: list[str], found: list[Candidate]) -> list[b
         if not c.text[:1].isalpha() or c.text[:1].islower():
             out.append(False)
             continue
+        if asked is Asked.PERSON and all(w.lower().rstrip(".") in _TITLES for w in c.text.split()):
+            out.append(False)  # an office is no person: "Attorney General" for "Which politician...?"
+            continue
+        words = c.text.split()
+        if (any(w[:1].islower() and w not in _NAME_JOINERS for w in words[1:])
+                and not (head and _stem(words[-1].lower()) == _stem(head.lower()))):
+            out.append(False)  # a name and a common noun: "FirstEnergy policies", "New York City's midtown"
+            continue  # (but "CYCLADES packet switching network" for "What network...?")
         quote = sentences[c.sentence]
         held = [(b - a, label) for a, b, label in spans[c.sentence] if c.start <= a and b <= c.end]
         within = [label for a, b, label in spans[c.sentence] if a <= c.start and c.end <= b
@@ -1193,7 +1206,8 @@ def _best(question, sentences, scores, coverages, confidence, model, reader):
     probabilities = [_sigmoid(model.logit(kind, f)) for f in rows]
     asked = asked_entity(question)
     if asked is not None:  # "Which company...?": never a person, a place or a common noun
-        probabilities = [p if ok else 0.0 for p, ok in zip(probabilities, can_be(asked, sentences, found))]
+        probabilities = [p if ok else 0.0 for p, ok in zip(probabilities, can_be(asked, sentences, found,
+                                                                                     profile(question).head))]
         if not any(probabilities):
             return None
     b, row = gate_features(kind, found, probabilities, confidence, view)
