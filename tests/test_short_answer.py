@@ -186,6 +186,20 @@ def test_a_place_is_never_completed_into_a_person_nor_a_name_by_the_question_s_w
     assert short_answer.complete_name("Who won?", ["Kirk won.", "London’s Kirk won."], kirk) is kirk
 
 
+def test_a_persons_name_is_shown_without_the_place_it_comes_from():
+    """"Maren Lindqvist of Norway" answers "Who...?" as "Maren Lindqvist"; a one-word name keeps its "of"
+    ("Catherine of Aragon"), so does a people ("Mary Queen of Scots"), and a question about a thing keeps all."""
+    quote = "Maren Lindqvist of Norway was elected the first female president of the International Rowing Union."
+    question = "Who was elected the first female president of the International Rowing Union?"
+    assert best(question, [quote])[0].text == "Maren Lindqvist"
+    whole = short_answer.Candidate("Maren Lindqvist of Norway", 0, 0, 25, short_answer.SpanKind.NAME, ())
+    assert short_answer.complete_name(question, [quote], whole).text == "Maren Lindqvist"
+    assert short_answer.complete_name("Which delegation won?", [quote], whole) is whole
+    for name in ("Catherine of Aragon", "Mary Queen of Scots"):
+        candidate = short_answer.Candidate(name, 0, 0, len(name), short_answer.SpanKind.NAME, ())
+        assert short_answer.complete_name("Who married the king?", [f"{name} married the king."], candidate) is candidate
+
+
 def test_a_brand_keeps_its_possessive_a_person_or_place_does_not():
     quotes = ["Starting next week, McDonald’s customers will “rediscover the thrill of the peel” with Monopoly.",
               "The fast-food chain is changing things up with game pieces on the McDonald’s app."]

@@ -1245,7 +1245,32 @@ def complete_name(question: str, sentences: list[str], candidate: Candidate,
     """The candidate as a whole name: completed by the fuller name the quotes give (`_fuller_name`), and a
     brand with its "'s" (`_with_possessive`). `kind`: the question's answer type, when already known."""
     kind = answer_type(question) if kind is None else kind
-    return _with_possessive(kind, sentences, _fuller_name(question, kind, sentences, candidate))
+    return _with_possessive(kind, sentences, _without_origin(kind, sentences, _fuller_name(question, kind, sentences,
+                                                                                           candidate)))
+
+
+_OF_PLACE = re.compile(r"^((?:[A-Z][\w.’'-]*\s+)+[A-Z][\w.’'-]*)\s+of\s+[A-Z]")
+
+
+def _without_origin(kind: AnswerType, sentences: list[str], candidate: Candidate) -> Candidate:
+    """A person's name without the country or city it is followed by: "Kirsty Coventry of Zimbabwe" ->
+    "Kirsty Coventry", when spaCy's recogniser calls the rest a place (GPE). A name of one word keeps it
+    ("Catherine of Aragon"), and so does a people ("Mary Queen of Scots")."""
+    m = _OF_PLACE.match(candidate.text)
+    if kind is not AnswerType.PERSON or m is None or candidate.sentence >= len(sentences):
+        return candidate
+    from qa.news.nlp import PipelineMissing, entity_spans
+
+    quote = sentences[candidate.sentence]
+    place = candidate.start + len(candidate.text) - len(candidate.text[m.end() - 1:])
+    try:
+        spans = entity_spans([quote])[0]
+    except PipelineMissing:
+        return candidate
+    if not any(a == place and b == candidate.end and label == "GPE" for a, b, label in spans):
+        return candidate
+    name = m.group(1)
+    return replace(candidate, text=name, end=candidate.start + len(name))
 
 
 def _fuller_name(question: str, kind: AnswerType, sentences: list[str], candidate: Candidate) -> Candidate:
