@@ -420,6 +420,8 @@ def test_an_office_a_street_or_a_name_with_a_common_noun_is_not_the_entity_asked
     person, org, place = short_answer.Asked.PERSON, short_answer.Asked.ORGANISATION, short_answer.Asked.PLACE
     assert judged(person, ["Attorney General", "Senator", "Mara Quill", "Senator Mara Quill"]) == [
         False, False, True, True]
+    assert short_answer.can_be(person, ["President Bashar al-Assad fled."], [short_answer.Candidate(
+        "Bashar al-Assad", 0, 10, 25, short_answer.SpanKind.NAME, ())]) == [True]  # a particle is no common noun
     assert judged(org, ["Lakeview Energy policies", "Lakeview Energy"]) == [False, True]
     assert judged(place, ["Harbor Street", "Port Alder's harbour front", "Port Alder"]) == [False, False, True]
     assert judged(org, ["ARPANET packet network"], head="network") == [True]

@@ -699,7 +699,7 @@ def can_be(asked: Asked, sentences: list[str], found: list[Candidate], head: str
             out.append(False)  # an office is no person: "Attorney General" for "Which politician...?"
             continue
         words = c.text.split()
-        if (any(w[:1].islower() and w not in _NAME_JOINERS for w in words[1:])
+        if (any(w.islower() and w.isalpha() and w not in _NAME_JOINERS for w in words[1:])  # not "al-Assad"
                 and not (head and _stem(words[-1].lower()) == _stem(head.lower()))):
             out.append(False)  # a name and a common noun: "FirstEnergy policies", "New York City's midtown"
             continue  # (but "CYCLADES packet switching network" for "What network...?")
