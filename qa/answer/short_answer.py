@@ -695,10 +695,10 @@ def can_be(asked: Asked, sentences: list[str], found: list[Candidate], head: str
         if not c.text[:1].isalpha() or c.text[:1].islower():
             out.append(False)
             continue
-        if asked is Asked.PERSON and all(w.lower().rstrip(".") in _TITLES for w in c.text.split()):
+        words = c.text.split()
+        if asked is Asked.PERSON and all(w.lower().rstrip(".") in _TITLES for w in words):
             out.append(False)  # an office is no person: "Attorney General" for "Which politician...?"
             continue
-        words = c.text.split()
         if (any(w.islower() and w.isalpha() and w not in _NAME_JOINERS for w in words[1:])  # not "al-Assad"
                 and not (head and _stem(words[-1].lower()) == _stem(head.lower()))):
             out.append(False)  # a name and a common noun: "FirstEnergy policies", "New York City's midtown"
@@ -1262,7 +1262,7 @@ def _without_origin(kind: AnswerType, sentences: list[str], candidate: Candidate
     from qa.news.nlp import PipelineMissing, entity_spans
 
     quote = sentences[candidate.sentence]
-    place = candidate.start + len(candidate.text) - len(candidate.text[m.end() - 1:])
+    place = candidate.start + m.end() - 1  # where the place's name starts in the quote
     try:
         spans = entity_spans([quote])[0]
     except PipelineMissing:
