@@ -388,6 +388,13 @@ def test_the_head_of_a_which_phrase_tells_the_entity_asked_for(question, asked):
     assert short_answer.asked_entity(question) is asked
 
 
+def _judged(quote, asked, texts, head=None):
+    """can_be for candidate spans of one quote, given by their text."""
+    found = [short_answer.Candidate(t, 0, quote.index(t), quote.index(t) + len(t), short_answer.SpanKind.NAME, ())
+             for t in texts]
+    return short_answer.can_be(asked, [quote], found, head)
+
+
 def test_a_candidate_of_the_wrong_entity_kind_is_never_the_answer():
     """A person, a place or a common noun cannot answer "which agency?"; a part of a person's name cannot
     either; a part of an organisation's name (a place) is judged by itself."""
@@ -395,9 +402,7 @@ def test_a_candidate_of_the_wrong_entity_kind_is_never_the_answer():
              "the United States and Canada on Monday that the Florida House had called.")
 
     def judged(asked, *texts):
-        found = [short_answer.Candidate(t, 0, quote.index(t), quote.index(t) + len(t), short_answer.SpanKind.NAME, ())
-                 for t in texts]
-        return short_answer.can_be(asked, [quote], found)
+        return _judged(quote, asked, texts)
 
     org, place = short_answer.Asked.ORGANISATION, short_answer.Asked.PLACE
     assert judged(org, "David Richardson", "Richardson", "Canada", "United States and Canada", "staff",
@@ -413,9 +418,7 @@ def test_an_office_a_street_or_a_name_with_a_common_noun_is_not_the_entity_asked
              "Harbor Street in Port Alder's harbour front, beside the ARPANET packet network.")
 
     def judged(asked, texts, head=None):
-        found = [short_answer.Candidate(t, 0, quote.index(t), quote.index(t) + len(t), short_answer.SpanKind.NAME, ())
-                 for t in texts]
-        return short_answer.can_be(asked, [quote], found, head)
+        return _judged(quote, asked, texts, head)
 
     person, org, place = short_answer.Asked.PERSON, short_answer.Asked.ORGANISATION, short_answer.Asked.PLACE
     assert judged(person, ["Attorney General", "Senator", "Mara Quill", "Senator Mara Quill"]) == [

@@ -326,6 +326,10 @@ _NOT_NAMES = _COMMON_VERBS | _DISCOURSE | _WEAK | frozenset(
     """spoke speaking told telling met meeting wrote writing asked asking tweeted tweeting added adding noted
     speaks tells meets writes asks adds notes according""".split())
 # Titles that are part of the name by convention ("King Charles III", "Saint Peter"): kept for "who".
+# Lower-case words inside a name: between two capitalised words a candidate name runs on ("Bank of America");
+# with a few more, a name spelled out in a quote may hold them ("Bank of the West", "Maria y Cruz").
+_JOINS_A_NAME = frozenset("of de del da di von van der al bin for the la le".split())
+_NAME_JOINERS = _JOINS_A_NAME | frozenset("and on upon in at du des della les den y el ibn".split())
 _HEREDITARY = frozenset(
     """king queen emperor empress pope prince princess duke duchess earl count baron saint st sir dame lord lady
     sultan caliph khan shah tsar czar emir sheikh""".split()
@@ -477,8 +481,7 @@ def _typed(sentence: str, tokens: list[_Token]) -> tuple[dict[tuple[int, int], S
                 gap_ok = not _BREAK.search(sentence, tokens[j].end, tokens[j + 1].start)
                 if gap_ok and tokens[j + 1].cap and tokens[j + 1].low not in ("i",):
                     j += 1
-                elif (gap_ok and j + 2 < n and tokens[j + 1].low in ("of", "de", "del", "da", "di", "von", "van",
-                                                                    "der", "al", "bin", "for", "the", "la", "le")
+                elif (gap_ok and j + 2 < n and tokens[j + 1].low in _JOINS_A_NAME
                       and tokens[j + 2].cap and not _BREAK.search(sentence, tokens[j + 1].end, tokens[j + 2].start)):
                     j += 2
                 else:
@@ -666,10 +669,6 @@ def asked_entity(question: str) -> Asked | None:
         if head is not None:
             return Asked.ORGANISATION if _stem(head.lower_) in _ORGANISATION_HEADS else None
     return None
-
-
-_NAME_JOINERS = frozenset("of and for the on upon in at de du des da di del della la le les von van der den y el al "
-                          "bin ibn".split())  # lower-case words inside a name: "Bank of America"
 
 
 def _the(text: str) -> str:
