@@ -379,8 +379,10 @@ def _word_of_the_year_pages() -> list[dict]:
 def test_this_years_story_of_a_recurring_event_outranks_the_years_before(tmp_path):
     """'What is the Oxford Dictionary's word of the year?' as of December 2025 means 2025's: the story of
     the year ranks above those of earlier years, though they word the question more closely (it is 14th
-    on its words alone, and the weight of the last month alone left it there); as of an earlier day, that
-    year's story ranks first and answers, and later ones are hidden."""
+    on its words alone, and the weight of the last month alone left it there), and the answer quotes it
+    alone: the earlier years' sentences answer alike but are superseded, though they score higher on the
+    question's words. As of an earlier day, that year's story ranks first and answers, and later ones are
+    hidden."""
     corpus = tmp_path / "woty.jsonl"
     corpus.write_text("".join(json.dumps(page) + "\n" for page in _word_of_the_year_pages()))
     engine = Engine(make_settings(tmp_path / "index"))
@@ -388,7 +390,13 @@ def test_this_years_story_of_a_recurring_event_outranks_the_years_before(tmp_pat
     question = "What is the Oxford Dictionary's word of the year?"
     now = engine.ask(question, as_of="2025-12-18")
     assert now.passages[0].external_id == "woty-2025", [p.external_id for p in now.passages]
+    assert not now.abstained and "rage bait" in now.citations[0].quote, now.text
+    assert not [word for _, word in _WORDS_OF_THE_YEAR if word in now.text], now.text
+    assert now.short_answer == "rage bait"
+    named = engine.ask("What was the Oxford Dictionary's word of the year in 2023?", as_of="2025-12-18")
+    assert "rizz" in named.citations[0].quote and "rage bait" not in named.text, named.text  # its own time
     then = engine.ask(question, as_of="2023-12-01")
     assert then.passages[0].external_id == "woty-2023", [p.external_id for p in then.passages]
     assert all(p.published <= "2023-12-01" for p in then.passages)
-    assert "rizz" in then.text
+    assert [word for _, word in _WORDS_OF_THE_YEAR if word in then.text] == ["rizz"], then.text
+    assert then.short_answer == "rizz"
