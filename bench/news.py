@@ -370,7 +370,8 @@ def run_baseline(sample: list[dict], pages: list[dict]) -> tuple[list[dict], dic
 
 def _git(*args: str) -> str | None:
     probe = subprocess.run(["git", "-C", str(ROOT), *args], check=False, capture_output=True, text=True)
-    return probe.stdout.strip() if probe.returncode == 0 else None
+    # rstrip, not strip: a porcelain status line begins with a space (" M qa/engine.py")
+    return probe.stdout.rstrip() if probe.returncode == 0 else None
 
 
 def main() -> None:

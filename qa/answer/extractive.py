@@ -94,7 +94,7 @@ class ExtractiveAnswerer:
     def draft(self, question: str, passages: list[Passage], lexical: LexicalIndex, *, newest: bool = False) -> Draft:
         """Score every sentence of the top passages; cosines come with the passages (stored vectors).
         `newest`: the question names no time of its own, so a later story supersedes an earlier one
-        (`_superseded`)."""
+        (`_newest_first`)."""
         question_terms = QuestionTerms(question, lexical)
         asked = short_answer.profile(question)
         top = passages[: self.max_passages]
@@ -234,7 +234,7 @@ def _newest_first(scored: list[ScoredSentence], question_terms: QuestionTerms) -
     older than the first, which are not quoted: "the word of the year" as of December 2025 is 2025's, and
     2023's and 2017's are not the answer too. Sentences of undated articles are never alike."""
     best = scored[0]
-    if not best.passage.published:
+    if parse_published(best.passage.published) is None:
         return set()
     own = question_terms.coverage(best.terms)
     alike = [s for s in scored if s.passage.published and not s.asks and s.score >= SUPERSEDE_RATIO * best.score
