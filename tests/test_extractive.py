@@ -3,6 +3,7 @@ asks for beats one that only restates the question, and a question in the articl
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -10,6 +11,7 @@ from conftest import make_settings
 from qa.answer import extractive
 from qa.answer.short_answer import brings_answer, names_places, profile
 from qa.engine import Engine
+from qa.store.lexical import QuestionTerms, sentence_terms
 
 EXPLAINER = {
     "id": "thanksgiving-numbers",
@@ -101,8 +103,8 @@ def _draft(engine: Engine, question: str):
     drafts = []
     real = engine.answerer.draft
 
-    def spy(*args):
-        drafts.append(real(*args))
+    def spy(*args, **kwargs):
+        drafts.append(real(*args, **kwargs))
         return drafts[-1]
 
     engine.answerer.draft = spy
@@ -159,3 +161,47 @@ def test_the_adjustments_leave_abstention_its_calibrated_features(explainer_engi
     monkeypatch.setattr(extractive, "ANSWER_WEIGHT", 0.0)
     plain, _ = _draft(explainer_engine, TURKEYS)
     assert plain.confidence == answer.confidence
+
+
+GOVERNOR_RACES = [  # three stories, a sentence each: two about California's race, one about Iowa's
+    {"id": "harris", "title": "Governor's race", "published": "2025-03-07",
+     "text": "Kamala Harris has decided against running for governor of California."},
+    {"id": "becerra", "title": "Governor's race", "published": "2025-07-07",
+     "text": "Xavier Becerra has decided against running for governor of California."},
+    {"id": "nunn", "title": "Governor's race", "published": "2025-07-20",
+     "text": "Zach Nunn has decided against running for governor of Iowa in 2026."},
+]
+
+
+def test_a_later_report_supersedes_an_earlier_one_that_it_answers_alike(tmp_path):
+    """_newest_first: of the sentences that answer alike, the story a month or more newer goes first and
+    the older one is not quoted; a newer sentence that lacks a word of the question the best one holds
+    ("California") answers about another race, however much of the rest of the question it covers ("2026")."""
+    corpus = tmp_path / "races.jsonl"
+    corpus.write_text("".join(json.dumps(a) + "\n" for a in GOVERNOR_RACES))
+    engine = Engine(make_settings(tmp_path / "index"))
+    engine.ingest([corpus], progress=False)
+    question = "Who has decided against running for governor of California in 2026?"
+    passages = {p.external_id: p for p in engine.retriever.retrieve(question, k=5)}
+    terms = QuestionTerms(question, engine.store.lexical())
+
+    def sentence(story: str, score: float) -> extractive.ScoredSentence:
+        passage = passages[story]
+        own = sentence_terms(passage.chunk)[0]
+        start, end = passage.chunk.sentences[0]
+        return extractive.ScoredSentence(passage, start, end, passage.chunk.sentence_text(0), 0.5,
+                                         terms.coverage(own), score, own, score)
+
+    harris, becerra, nunn = sentence("harris", 1.0), sentence("becerra", 0.95), sentence("nunn", 0.95)
+    assert nunn.coverage > harris.coverage == becerra.coverage  # "2026" is the rarer word
+    scored = [harris, becerra, nunn]
+    assert extractive._newest_first(scored, terms) == {id(harris)}
+    assert scored[0] is becerra
+    scored = [sentence("harris", 1.0), sentence("nunn", 0.95)]  # Iowa's race does not supersede
+    assert extractive._newest_first(scored, terms) == set() and scored[0].passage.external_id == "harris"
+    scored = [sentence("harris", 1.0), sentence("becerra", 0.85)]  # nor does a sentence that answers less well
+    assert extractive._newest_first(scored, terms) == set() and scored[0].passage.external_id == "harris"
+    becerra_then = sentence("becerra", 0.95)
+    becerra_then.passage = replace(becerra_then.passage, published="2025-03-20")  # a report of the same weeks
+    scored = [sentence("harris", 1.0), becerra_then]
+    assert extractive._newest_first(scored, terms) == set() and scored[0].passage.external_id == "harris"

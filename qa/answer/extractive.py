@@ -228,7 +228,8 @@ def _take_back_placeless(asked: short_answer.Profile, scored: list[ScoredSentenc
 
 def _newest_first(scored: list[ScoredSentence], question_terms: QuestionTerms) -> set[int]:
     """A later report supersedes an earlier one. Of the sentences that answer alike (they cover the question
-    as fully as the best one, on their own words too, and score SUPERSEDE_RATIO of it or more), the one of
+    as fully as the best one, hold every word of it the best one holds, and score SUPERSEDE_RATIO of it or
+    more), the one of
     the newest story goes first when that story is SUPERSEDED_DAYS or more newer than the best one's
     (`scored`, best first, is sorted again); returns the ids of the alike sentences of stories that much
     older than the first, which are not quoted: "the word of the year" as of December 2025 is 2025's, and
@@ -236,9 +237,9 @@ def _newest_first(scored: list[ScoredSentence], question_terms: QuestionTerms) -
     best = scored[0]
     if parse_published(best.passage.published) is None:
         return set()
-    own = question_terms.coverage(best.terms)
+    own = question_terms.held(best.terms)
     alike = [s for s in scored if s.passage.published and not s.asks and s.score >= SUPERSEDE_RATIO * best.score
-             and s.coverage >= best.coverage - 1e-9 and question_terms.coverage(s.terms) >= own - 1e-9]
+             and s.coverage >= best.coverage - 1e-9 and own <= question_terms.held(s.terms)]
 
     def day(s: ScoredSentence) -> dt.date:
         return parse_published(s.passage.published) or dt.date.min

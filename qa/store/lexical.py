@@ -1076,6 +1076,10 @@ class QuestionTerms:
         forms = self.forms[term]
         return term in terms if len(forms) == 1 else not forms.isdisjoint(terms)
 
+    def held(self, own: set[str]) -> frozenset[str]:
+        """The question's terms that `own` holds (in any of their forms)."""
+        return frozenset(t for t in self.terms if self._in(t, own))
+
     def coverage(self, own: set[str], context: set[str] = frozenset(), context_discount: float = 0.5) -> float:
         """IDF-weighted share of the terms in `own`; terms found only in `context` count at a discount."""
         covered = sum(w if self._in(t, own) else context_discount * w if self._in(t, context) else 0.0
