@@ -453,9 +453,7 @@ class Engine:
                          passages=passages[: state["k"]], timings_ms=timings, confidence=1.0, short_answer=told.short,
                          query=state["query"])
             return
-        frame = state.get("frame")
-        draft = self.answerer.draft(state["query"], passages, self.store.lexical(),
-                                    newest=frame is not None and frame.first is None)
+        draft = self.answerer.draft(state["query"], passages, self.store.lexical(), newest=state["frame"].first is None)
         short = None
         mode, dropped, fallback = "extractive", [], None
         said_by = None if draft.abstained or draft.note else news.speaker_of(state["query"], draft.sentences)

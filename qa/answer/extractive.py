@@ -1,7 +1,6 @@
 """The default answerer: no LLM. Scores the sentences of the top passages, quotes the best ones."""
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass, field
 
@@ -234,22 +233,20 @@ def _newest_first(scored: list[ScoredSentence], question_terms: QuestionTerms) -
     stories that much older than the first, which are not quoted: "the word of the year" as of December
     2025 is 2025's, and 2023's and 2017's are not the answer too. Undated articles are left alone."""
     best = scored[0]
-    if parse_published(best.passage.published) is None:
+    best_day = parse_published(best.passage.published)
+    if best_day is None:
         return set()
     own = question_terms.held(best.terms)
-    alike = [s for s in scored if s.passage.published and not s.asks and s.score >= SUPERSEDE_RATIO * best.score
-             and s.coverage >= best.coverage - 1e-9 and own <= question_terms.held(s.terms)]
-
-    def day(s: ScoredSentence) -> dt.date:
-        return parse_published(s.passage.published) or dt.date.min
-
-    newest = max(alike, key=lambda s: (day(s), s.score), default=best)
-    if (day(newest) - day(best)).days < SUPERSEDED_DAYS:
-        newest = best
+    alike = [(s, day) for s in scored
+             if not s.asks and s.score >= SUPERSEDE_RATIO * best.score and s.coverage >= best.coverage - 1e-9
+             and own <= question_terms.held(s.terms) and (day := parse_published(s.passage.published)) is not None]
+    newest, newest_day = max(alike, key=lambda pair: (pair[1], pair[0].score), default=(best, best_day))
+    if (newest_day - best_day).days < SUPERSEDED_DAYS:
+        newest, newest_day = best, best_day
     elif newest is not best:
         newest.score = best.score + 1e-6  # first, and the reference its runners-up are kept against
         scored.sort(key=lambda s: -s.score)
-    return {id(s) for s in alike if (day(newest) - day(s)).days >= SUPERSEDED_DAYS}
+    return {id(s) for s, day in alike if (newest_day - day).days >= SUPERSEDED_DAYS}
 
 
 def _asks(text: str) -> bool:
