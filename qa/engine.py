@@ -453,7 +453,7 @@ class Engine:
                          passages=passages[: state["k"]], timings_ms=timings, confidence=1.0, short_answer=told.short,
                          query=state["query"])
             return
-        draft = self.answerer.draft(state["query"], passages, self.store.lexical(), newest=state["frame"].first is None)
+        draft = self._draft(state, passages)
         short = None
         mode, dropped, fallback = "extractive", [], None
         said_by = None if draft.abstained or draft.note else news.speaker_of(state["query"], draft.sentences)
@@ -504,6 +504,11 @@ class Engine:
             dropped=dropped,
             fallback=fallback,
         )
+
+    def _draft(self, state: dict, passages: list):
+        """The extractive draft: scored sentences, the chosen ones, and P(answered). A question that names no
+        time of its own is asked of the latest news, where a later story supersedes an earlier one."""
+        return self.answerer.draft(state["query"], passages, self.store.lexical(), newest=state["frame"].first is None)
 
     def _generate(self, state: dict, draft, started: float):
         """The LLM's answer, each sentence checked (qa/answer/generate.py) and yielded as a Progress once it

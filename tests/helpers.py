@@ -185,3 +185,12 @@ def forced(url: str, *texts: str):
             return super().stream(messages, max_tokens=None)
 
     return Forced()
+
+
+def llm_sources(engine, question: str, **request) -> list:
+    """The numbered sentences `engine` gives its LLM for `question` (the steps of Engine._generate)."""
+    from qa.answer.generate import choose_sources
+
+    state = engine._prepare({"question": question, **request})
+    draft = engine._draft(state, engine._retrieve(state, None))
+    return choose_sources(draft.candidates, draft.sentences, engine.settings.llm_context_words)

@@ -238,16 +238,13 @@ def test_qa_eval_scores_generated_answers_from_the_engine(sample_engine, llama_s
     scored as `qa eval` scores them: the resolved "Tuesday (11 May 2021)" is no unsupported fact, the
     dropped sentence is counted, and the answer the LLM could not write falls back and says so."""
     from conftest import make_settings
-    from helpers import forced
-    from qa.answer.generate import choose_sources
+    from helpers import forced, llm_sources
     from qa.engine import Engine
     from qa.evaluation import evaluate
 
     question = "Who did Blinken speak to on Tuesday?"
     extractive = Engine(make_settings(sample_engine.settings.index_dir))
-    state = extractive._prepare({"question": question})
-    draft = extractive.answerer.draft(state["query"], extractive._retrieve(state, None), extractive.store.lexical())
-    sources = choose_sources(draft.candidates, draft.sentences, extractive.settings.llm_context_words)
+    sources = llm_sources(extractive, question)
     n = next(i for i, s in enumerate(sources, start=1) if "Gabi Ashkenazi" in s.text)
     false = f"Blinken flew to Amman to meet King Abdullah of Jordan [{n}]."
     replies = [f"Blinken spoke on Tuesday to Foreign Minister Gabi Ashkenazi [{n}]. {false}",

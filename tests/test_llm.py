@@ -17,11 +17,11 @@ import time
 import pytest
 
 from conftest import ROOT, make_settings
-from helpers import forced, free_port, serve_in_thread
+from helpers import forced, free_port, llm_sources, serve_in_thread
 from qa.answer import citations
 from qa.answer.checker import parse
 from qa.evaluation import cited_support
-from qa.answer.generate import Generator, choose_sources
+from qa.answer.generate import Generator
 from qa.answer.llm import LLM
 from qa.engine import Engine, Progress
 from qa.schema import Answer
@@ -49,10 +49,7 @@ def llm_engine(sample_engine: Engine, model: LLM | None = None, **settings) -> E
 
 def sources_of(engine: Engine, question: str) -> list:
     """The numbered sentences the engine gives the model for `question` (the same steps as Engine._generate)."""
-    state = engine._prepare({"question": question})
-    passages = engine._retrieve(state, None)
-    draft = engine.answerer.draft(state["query"], passages, engine.store.lexical())
-    return choose_sources(draft.candidates, draft.sentences, engine.settings.llm_context_words)
+    return llm_sources(engine, question)
 
 
 def number_of(sources: list, needle: str) -> int:

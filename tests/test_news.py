@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from conftest import EXAMPLES, ROOT, make_settings
+from helpers import llm_sources
 from qa.engine import Engine
 from qa.news.dates import resolve
 from qa.news.nlp import parse
@@ -381,7 +382,7 @@ def test_this_years_story_of_a_recurring_event_outranks_the_years_before(tmp_pat
     the year ranks above those of earlier years, though they word the question more closely (it is 14th
     on its words alone, and the weight of the last month alone left it there), and the answer quotes it
     alone: the earlier years' sentences answer alike but are superseded, though they score higher on the
-    question's words. As of an earlier day, that year's story ranks first and answers, and later ones are
+    question's words, and they are not among the sentences an LLM is given either. As of an earlier day, that year's story ranks first and answers, and later ones are
     hidden."""
     corpus = tmp_path / "woty.jsonl"
     corpus.write_text("".join(json.dumps(page) + "\n" for page in _word_of_the_year_pages()))
@@ -393,6 +394,8 @@ def test_this_years_story_of_a_recurring_event_outranks_the_years_before(tmp_pat
     assert not now.abstained and "rage bait" in now.citations[0].quote, now.text
     assert not [word for _, word in _WORDS_OF_THE_YEAR if word in now.text], now.text
     assert now.short_answer == "rage bait"
+    offered = " ".join(s.text for s in llm_sources(engine, question, as_of="2025-12-18"))  # an LLM's too
+    assert "rage bait" in offered and not [word for _, word in _WORDS_OF_THE_YEAR if word in offered], offered
     named = engine.ask("What was the Oxford Dictionary's word of the year in 2023?", as_of="2025-12-18")
     assert "rizz" in named.citations[0].quote and "rage bait" not in named.text, named.text  # its own time
     then = engine.ask(question, as_of="2023-12-01")

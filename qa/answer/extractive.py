@@ -74,7 +74,7 @@ class ScoredSentence:
 @dataclass
 class Draft:
     sentences: list[ScoredSentence]  # chosen, in reading order
-    candidates: list[ScoredSentence]  # every scored sentence, best first
+    candidates: list[ScoredSentence]  # every scored sentence but a superseded report's (_newest_first), best first
     features: AbstentionFeatures | None
     probability: float  # P(the articles answer the question)
     abstained: bool
@@ -154,10 +154,10 @@ class ExtractiveAnswerer:
         note = None
         if checked.missing and self.abstention.logit(features.premise_held()) - self.abstention.logit(features) >= premise.NOTE_DROP:
             note = premise.premise_note(question, checked.missing, checked.unknown)
+        current = [s for s in scored if id(s) not in superseded]  # what any reader may use, the LLM's too
         if probability < self.threshold:
-            return Draft([], scored, features, probability, True, checked.missing, note)
-        chosen = self._select([s for s in scored if id(s) not in superseded], question)
-        return Draft(chosen, scored, features, probability, False, checked.missing, note)
+            return Draft([], current, features, probability, True, checked.missing, note)
+        return Draft(self._select(current, question), current, features, probability, False, checked.missing, note)
 
     def _select(self, scored: list[ScoredSentence], question: str = "") -> list[ScoredSentence]:
         """The best sentence, plus close runners-up while they fit the word budget, each adding something:
