@@ -382,8 +382,8 @@ def test_this_years_story_of_a_recurring_event_outranks_the_years_before(tmp_pat
     the year ranks above those of earlier years, though they word the question more closely (it is 14th
     on its words alone, and the weight of the last month alone left it there), and the answer quotes it
     alone: the earlier years' sentences answer alike but are superseded, though they score higher on the
-    question's words, and they are not among the sentences an LLM is given either. As of an earlier day, that year's story ranks first and answers, and later ones are
-    hidden."""
+    question's words, and they are not among the sentences an LLM is given either. As of an earlier day,
+    that year's story ranks first and answers, and later ones are hidden."""
     corpus = tmp_path / "woty.jsonl"
     corpus.write_text("".join(json.dumps(page) + "\n" for page in _word_of_the_year_pages()))
     engine = Engine(make_settings(tmp_path / "index"))
